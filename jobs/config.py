@@ -1,0 +1,158 @@
+"""Typed job configuration: dataclasses loaded from YAML, unknown keys rejected by name.
+
+The config is data only; :mod:`mmcurate.jobs.image_text` turns it into readers and stages explicitly
+in Python. ``config_hash`` covers everything that can change the output bytes and nothing else (not
+the output path, not where Ray runs), so the same job resumes from any machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = ["InputConfig", "DecodeConfig", "CaptionConfig", "ShardConfig", "RayConfig", "JobConfig",
+           "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the offending key."""
+
+
+@dataclass(kw_only=True)
+class InputConfig:
+    kind: Literal["folder", "parquet", "jsonl"] = "folder"
+    path: str
+    unit_rows: int = 500
+    image_column: str = "image"
+    caption_column: str = "caption"
+    url_column: str | None = None
+    image_encoding: Literal["auto", "path", "base64"] = "auto"
+    max_file_bytes: int = 64 * 1024**2
+
+
+@dataclass(kw_only=True)
+class DecodeConfig:
+    formats: list[str] = field(default_factory=lambda: ["JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"])
+    max_pixels: int = 50_000_000
+    min_side: int = 16
+    max_aspect: float = 20.0
+    jpeg_quality: int = 95
+
+
+@dataclass(kw_only=True)
+class CaptionConfig:
+    require: bool = True
+    min_chars: int = 1
+    max_chars: int = 4000
+    strip_html: bool = True
+
+
+@dataclass(kw_only=True)
+class ShardConfig:
+    formats: list[str] = field(default_factory=lambda: ["webdataset", "parquet", "arrow"])
+    max_rows: int = 1000
+    max_bytes: int = 512 * 1024**2
+
+
+@dataclass(kw_only=True)
+class RayConfig:
+    address: str | None = None
+    num_cpus: int | None = None
+    object_store_memory: int | None = None
+
+
+@dataclass(kw_only=True)
+class JobConfig:
+    inputs: list[InputConfig]
+    output: str = "out"
+    seed: int = 0
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    caption: CaptionConfig = field(default_factory=CaptionConfig)
+    shards: ShardConfig = field(default_factory=ShardConfig)
+    ray: RayConfig = field(default_factory=RayConfig)
+
+
+# Keys that say where and how to run, not what to produce.
+_EXECUTION_ONLY = ("output", "ray")
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, value, where)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return None if value is None else _convert(args[0], value, where)
+    if origin is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)
+        return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is Literal:
+        if value not in typing.get_args(tp):
+            raise ConfigError(f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")
+        return value
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, float, str, bool) and (not isinstance(value, tp) or (tp is int and isinstance(value, bool))):
+        raise ConfigError(f"{where}: expected {tp.__name__}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key {'.'.join(filter(None, [where, unknown[0]]))!r}; "
+                          f"known keys here: {sorted(names)}")
+    kwargs = {k: _convert(hints[k], v, f"{where}.{k}" if where else k) for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
+
+
+def config_from_dict(data: dict[str, Any]) -> JobConfig:
+    return _build(JobConfig, data, "")
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """``key.sub=value`` pairs (values parsed as YAML) applied to a raw config mapping."""
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        node = data
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"--set {key}: {part!r} is not a section")
+        node[parts[-1]] = yaml.safe_load(raw)
+    return data
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> JobConfig:
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def config_hash(config: JobConfig) -> str:
+    """Hash of the output-defining part of the config (inputs by resolved path)."""
+    data = dataclasses.asdict(config)
+    for key in _EXECUTION_ONLY:
+        data.pop(key)
+    for item in data["inputs"]:
+        item["path"] = str(Path(item["path"]).resolve())
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,44 @@
+"""The image-text job: the config turned into readers, stages and a sink, in plain Python.
+
+Reading the list below is reading the job. New stages (filters, dedup, tokenizers) are added here
+explicitly as they land; nothing is looked up by name from the config.
+"""
+
+from __future__ import annotations
+
+from mmcurate.jobs.config import InputConfig, JobConfig, config_hash
+from mmcurate.pipeline.caption_clean import CaptionClean
+from mmcurate.pipeline.decode_image import ImageDecode
+from mmcurate.pipeline.execute import Pipeline
+from mmcurate.pipeline.readers.base import Reader
+from mmcurate.pipeline.readers.folder import FolderReader
+from mmcurate.pipeline.readers.table_file import TableFileReader
+from mmcurate.pipeline.sinks.unit_writer import UnitWriter
+from mmcurate.pipeline.stage import Stage
+
+__all__ = ["build_reader", "build_stages", "build_pipeline"]
+
+
+def build_reader(cfg: InputConfig) -> Reader:
+    if cfg.kind == "folder":
+        return FolderReader(path=cfg.path, unit_rows=cfg.unit_rows, max_file_bytes=cfg.max_file_bytes)
+    return TableFileReader(
+        path=cfg.path, format=cfg.kind, unit_rows=cfg.unit_rows, image_column=cfg.image_column,
+        caption_column=cfg.caption_column, url_column=cfg.url_column, image_encoding=cfg.image_encoding,
+        max_file_bytes=cfg.max_file_bytes,
+    )
+
+
+def build_stages(cfg: JobConfig) -> list[Stage]:
+    d, c = cfg.decode, cfg.caption
+    return [
+        ImageDecode(formats=tuple(d.formats), max_pixels=d.max_pixels, min_side=d.min_side,
+                    max_aspect=d.max_aspect, jpeg_quality=d.jpeg_quality),
+        CaptionClean(require=c.require, min_chars=c.min_chars, max_chars=c.max_chars, strip_html=c.strip_html),
+    ]
+
+
+def build_pipeline(cfg: JobConfig) -> Pipeline:
+    writer = UnitWriter(out_dir=cfg.output, formats=tuple(cfg.shards.formats), max_rows=cfg.shards.max_rows,
+                        max_bytes=cfg.shards.max_bytes, config_hash=config_hash(cfg))
+    return Pipeline(readers=[build_reader(i) for i in cfg.inputs], stages=build_stages(cfg), writer=writer)

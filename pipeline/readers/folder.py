@@ -1,0 +1,110 @@
+"""Folders of media files with sidecar captions (``cat.jpg`` + ``cat.txt`` and/or ``cat.json``).
+
+Every regular file is an input: a file that is not an image still becomes a row, and decode rejects
+it with a reason, so nothing in the folder goes unaccounted for. Caption sidecars without media are
+rows too (rejected ``missing_media``). Files are listed in sorted relative-path order, which fixes the
+unit plan for a given folder content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from mmcurate.pipeline.identity import decode_caption_bytes
+from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
+from mmcurate.schemas.sample import SAMPLE_SCHEMA
+from mmcurate.schemas.table import to_table
+
+__all__ = ["FolderReader", "CAPTION_KEYS"]
+
+SIDECARS = (".txt", ".json")
+CAPTION_KEYS = ("caption", "text", "txt", "alt", "alt_text")
+
+
+@dataclass(kw_only=True)
+class FolderReader(Reader):
+    """Reads ``path`` recursively; ``max_file_bytes`` is checked with ``stat`` before reading."""
+
+    name: ClassVar[str] = "folder_reader_v1"
+    path: str
+    max_file_bytes: int = 64 * 1024**2
+    max_caption_bytes: int = 4 * 1024**2
+
+    def _entries(self) -> list[list[str | None]]:
+        root = Path(self.path)
+        if not root.is_dir():
+            raise FileNotFoundError(f"input folder not found: {root}")
+        files = sorted(
+            p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not p.is_symlink() and not p.name.startswith(".")
+        )
+        by_stem: dict[str, dict[str, str]] = {}
+        for rel in files:
+            stem, ext = os.path.splitext(rel)
+            slot = ext.lower() if ext.lower() in SIDECARS else "media"
+            if slot == "media" and "media" in by_stem.get(stem, {}):
+                stem = rel  # two media files share a stem (a.jpg, a.png): each is its own sample
+            by_stem.setdefault(stem, {})[slot] = rel
+        return [[e.get("media"), e.get(".txt"), e.get(".json")] for _, e in sorted(by_stem.items())]
+
+    def plan(self) -> list[dict[str, Any]]:
+        entries = self._entries()
+        return [{"entries": entries[i : i + self.unit_rows]} for i in range(0, len(entries), self.unit_rows)]
+
+    def _read_capped(self, rel: str, cap: int) -> bytes:
+        full = Path(self.path) / rel
+        size = full.stat().st_size
+        if size > cap:
+            raise OverflowError(f"{rel}: {size} bytes > limit {cap}")
+        return full.read_bytes()
+
+    def _caption_and_meta(self, txt: str | None, js: str | None) -> tuple[str | None, str | None, list[str]]:
+        caption, meta, flags = None, None, []
+        if js is not None:
+            obj = json.loads(self._read_capped(js, self.max_caption_bytes).decode("utf-8"))
+            if not isinstance(obj, dict):
+                raise ValueError(f"{js}: sidecar JSON must be an object")
+            for key in CAPTION_KEYS:
+                if isinstance(obj.get(key), str):
+                    caption = obj.pop(key)
+                    break
+            meta = json.dumps(obj, sort_keys=True, ensure_ascii=False) if obj else None
+        if txt is not None:
+            caption, flag = decode_caption_bytes(self._read_capped(txt, self.max_caption_bytes))
+            flags += [flag] if flag else []
+        return caption, meta, flags
+
+    def _read_entry(self, unit: WorkUnit, i: int, n: int, entry: list[str | None]) -> dict[str, Any]:
+        media, txt, js = entry
+        locator = media or txt or js or ""
+        common = {"source": self.path, "locator": locator, "stage": self.name}
+        if media is None:
+            return rejected_row(unit, i, n, reason=self.reason("missing_media"), error="caption sidecar without media", **common)
+        try:
+            caption, meta, flags = self._caption_and_meta(txt, js)
+        except UnicodeDecodeError as exc:
+            return rejected_row(unit, i, n, reason=self.reason("caption_encoding"), error=str(exc), **common)
+        except OverflowError as exc:
+            return rejected_row(unit, i, n, reason=self.reason("caption_too_long"), error=str(exc), **common)
+        except ValueError as exc:  # JSONDecodeError included
+            return rejected_row(unit, i, n, reason=self.reason("bad_sidecar"), error=str(exc), **common)
+        try:
+            data = self._read_capped(media, self.max_file_bytes)
+        except OverflowError as exc:
+            return rejected_row(unit, i, n, reason=self.reason("too_large"), error=str(exc), caption=caption, **common)
+        except OSError as exc:
+            return rejected_row(unit, i, n, reason=self.reason("read_error"), error=str(exc), caption=caption, **common)
+        return sample_row(unit, i, n, source=self.path, locator=media, media=[data], caption=caption,
+                          meta_json=meta, flags=flags)
+
+    def read_unit(self, unit: WorkUnit) -> pa.Table:
+        entries = unit.spec_dict()["entries"]
+        rows = [self._read_entry(unit, i, len(entries), e) for i, e in enumerate(entries)]
+        return to_table(rows, SAMPLE_SCHEMA)

@@ -1,0 +1,77 @@
+"""Shard file formats: WebDataset tar, Parquet and Arrow IPC, each readable without mmcurate.
+
+* WebDataset: one sample per key (the ``sample_id``, which has no dots): ``<key>.<ext>`` per image
+  (``<key>.<i>.<ext>`` when a sample has several), ``<key>.txt`` caption, ``<key>.json`` everything else.
+  mtime, owner and mode are fixed so the same rows give the same bytes.
+* Parquet: the sample columns, media bytes in a binary field of the ``media`` list (zstd).
+* Arrow: the IPC *stream* format, which ``datasets.Dataset.from_file`` memory-maps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, BinaryIO
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import webdataset as wds
+
+from mmcurate.schemas import sample as S
+
+__all__ = ["WRITERS", "EXTENSIONS", "training_columns", "write_webdataset", "write_parquet", "write_arrow"]
+
+_MIME_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
+             "image/bmp": "bmp", "image/tiff": "tiff", "video/mp4": "mp4", "video/webm": "webm"}
+
+
+def training_columns(table: pa.Table) -> pa.Table:
+    """The rows as they go to trainers: pipeline bookkeeping columns removed."""
+    return table.drop_columns([c for c in S.BOOKKEEPING_COLUMNS if c in table.column_names])
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray)):
+        return None
+    return str(value)
+
+
+def _wds_sample(row: dict[str, Any]) -> dict[str, Any]:
+    media = row.pop(S.MEDIA) or []
+    sample: dict[str, Any] = {"__key__": row[S.SAMPLE_ID]}
+    for i, item in enumerate(media):
+        ext = _MIME_EXT.get(item["mime"] or "", "bin")
+        sample[f"{i}.{ext}" if len(media) > 1 else ext] = item["bytes"]
+    if row.get(S.CAPTION) is not None:
+        sample["txt"] = row[S.CAPTION].encode("utf-8")
+    meta_json = row.pop(S.META_JSON, None)
+    row["meta"] = json.loads(meta_json) if meta_json else None
+    row["media"] = [{k: v for k, v in item.items() if k != "bytes"} for item in media]
+    row = {k: v for k, v in row.items() if not isinstance(v, (bytes, bytearray))}
+    sample["json"] = json.dumps(row, sort_keys=True, ensure_ascii=False, default=_json_default).encode("utf-8")
+    return sample
+
+
+def write_webdataset(table: pa.Table, fh: BinaryIO) -> None:
+    writer = wds.TarWriter(fh, encoder=False, mtime=0.0)
+    for row in training_columns(table).to_pylist():
+        writer.write(_wds_sample(row))
+    writer.close()  # ends the tar stream; a tarfile opened on a file object leaves ``fh`` open for fsync
+
+
+def write_parquet(table: pa.Table, fh: BinaryIO) -> None:
+    pq.write_table(training_columns(table), fh, compression="zstd", row_group_size=256)
+
+
+def write_arrow(table: pa.Table, fh: BinaryIO) -> None:
+    table = training_columns(table)
+    with pa.ipc.new_stream(fh, table.schema) as writer:
+        writer.write_table(table, max_chunksize=256)
+
+
+WRITERS: dict[str, Callable[[pa.Table, BinaryIO], None]] = {
+    "webdataset": write_webdataset,
+    "parquet": write_parquet,
+    "arrow": write_arrow,
+}
+EXTENSIONS = {"webdataset": "tar", "parquet": "parquet", "arrow": "arrow"}

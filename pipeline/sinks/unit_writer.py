@@ -1,0 +1,107 @@
+"""The sink at the end of every job: writes each complete work unit's shards and rejects.
+
+It runs as the last Ray Data map (and in-process without Ray). For each unit in its block it checks
+the unit is complete (every planned input row present once: a unit split across blocks would make a
+shard plan that depends on scheduling), writes the accepted rows as shards in every configured format
+and the rejected rows to ``rejects/<unit>.parquet``, each atomically, and returns one commit record
+per unit. Nothing is committed here: the driver appends the record to the manifest, the only commit
+point, so a unit is either listed with all its files or redone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from mmcurate.pipeline.faults import fault_point
+from mmcurate.pipeline.sinks.atomic import FileInfo, atomic_write
+from mmcurate.pipeline.sinks.formats import EXTENSIONS, WRITERS
+from mmcurate.pipeline.sinks.shard_split import row_bytes, split_points
+from mmcurate.schemas import sample as S
+from mmcurate.schemas.records import REJECT_SCHEMA, REJECT_SCHEMA_VERSION
+from mmcurate.schemas.table import conform
+
+__all__ = ["UnitWriter", "COMMIT_SCHEMA", "IncompleteUnit"]
+
+COMMIT_SCHEMA = pa.schema([pa.field("unit_id", pa.string()), pa.field("record", pa.string())])
+
+
+class IncompleteUnit(RuntimeError):
+    """A block held only part of a unit: the one-block-per-unit invariant was broken."""
+
+
+def _rejects_table(rejected: pa.Table) -> pa.Table:
+    captions = pc.utf8_slice_codeunits(rejected.column(S.CAPTION), 0, 1000)
+    cols = {
+        "sample_id": rejected.column(S.SAMPLE_ID), "source": rejected.column(S.SOURCE),
+        "locator": rejected.column(S.LOCATOR), "url": rejected.column(S.URL), "caption": captions,
+        "stage": rejected.column(S.STAGE), "reason": rejected.column(S.DROP_REASON),
+        "error": rejected.column(S.ERROR), "unit_id": rejected.column(S.UNIT_ID),
+        "unit_index": rejected.column(S.UNIT_INDEX),
+    }
+    return conform(pa.table(cols), REJECT_SCHEMA)
+
+
+@dataclass(kw_only=True)
+class UnitWriter:
+    """Callable over Arrow blocks; returns ``COMMIT_SCHEMA`` rows (one per unit)."""
+
+    out_dir: str
+    formats: tuple[str, ...]
+    max_rows: int
+    max_bytes: int
+    config_hash: str
+
+    def __post_init__(self) -> None:
+        unknown = set(self.formats) - set(WRITERS)
+        if unknown:
+            raise ValueError(f"unknown shard formats {sorted(unknown)}; choose from {sorted(WRITERS)}")
+
+    def __call__(self, block: pa.Table) -> pa.Table:
+        records = []
+        for unit_id in sorted(set(block.column(S.UNIT_ID).to_pylist())):
+            unit = block.filter(pc.equal(block.column(S.UNIT_ID), unit_id))
+            records.append({"unit_id": unit_id, "record": json.dumps(self.write_unit(unit_id, unit), sort_keys=True)})
+        return pa.Table.from_pylist(records, schema=COMMIT_SCHEMA)
+
+    def _file_entry(self, info: FileInfo, kind: str, fmt: str, rows: int, schema_version: str) -> dict[str, Any]:
+        return {"path": info.path.relative_to(self.out_dir).as_posix(), "kind": kind, "format": fmt,
+                "rows": rows, "bytes": info.bytes, "sha256": info.sha256, "schema_version": schema_version}
+
+    def write_unit(self, unit_id: str, unit: pa.Table) -> dict[str, Any]:
+        """Write one unit's files; returns its commit record (files and counts)."""
+        indices = unit.column(S.UNIT_INDEX).to_pylist()
+        expected = unit.column(S.UNIT_ROWS)[0].as_py()
+        if len(set(indices)) != expected:
+            raise IncompleteUnit(f"{unit_id}: {len(set(indices))} of {expected} input rows in this block")
+        unit = unit.take(pc.sort_indices(unit, [(S.UNIT_INDEX, "ascending")]))
+        ok = unit.filter(pc.equal(unit.column(S.STATUS), S.STATUS_OK))
+        rejected = unit.filter(pc.not_equal(unit.column(S.STATUS), S.STATUS_OK))
+        root = Path(self.out_dir)
+        files: list[dict[str, Any]] = []
+        slices = split_points(row_bytes(ok), self.max_rows, self.max_bytes) if ok.num_rows else []
+        schema_version = S.SAMPLE_SCHEMA_VERSION
+        for k, (offset, length) in enumerate(slices):
+            shard = ok.slice(offset, length)
+            for fmt in self.formats:
+                path = root / fmt / f"{unit_id}-{k:04d}.{EXTENSIONS[fmt]}"
+                info = atomic_write(path, lambda fh, f=fmt, t=shard: WRITERS[f](t, fh),
+                                    before_rename=lambda: fault_point("writer_before_rename", unit_id))
+                files.append(self._file_entry(info, "shard", fmt, length, schema_version))
+        rejects = _rejects_table(rejected)
+        info = atomic_write(root / "rejects" / f"{unit_id}.parquet", lambda fh: pq.write_table(rejects, fh))
+        files.append(self._file_entry(info, "rejects", "parquet", rejected.num_rows, REJECT_SCHEMA_VERSION))
+        fault_point("writer_after_rename", unit_id)
+        reasons = Counter(rejected.column(S.DROP_REASON).to_pylist())
+        return {
+            "unit_id": unit_id, "config_hash": self.config_hash, "files": files,
+            "rows_in": expected, "rows_out": unit.num_rows, "accepted": ok.num_rows, "rejected": rejected.num_rows,
+            "reasons": dict(sorted(reasons.items())),
+        }

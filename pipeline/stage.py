@@ -1,0 +1,128 @@
+"""The stage: mmcurate's one core abstraction.
+
+A stage maps an Arrow table of samples to the same samples with more columns (or some rows marked
+rejected). The class attributes say what it is (a versioned ``name``), what it ``reads`` and
+``writes`` (typed fields), what it needs (``resources``) and whether it holds heavy state
+(``stateful``: Ray runs it in an actor pool so ``setup()`` loads a model once per actor). The
+dataclass fields of a concrete stage are its configuration.
+
+The same object serves three ways (see :mod:`mmcurate.pipeline.runner` and
+:mod:`mmcurate.pipeline.ray_adapter`): one sample (library use), one Arrow batch, a Ray Dataset.
+
+Expected per-row failures are data: a stage raises :class:`Reject` for a row (``RowStage``) or marks
+the row itself; anything else is an unexpected exception that the runner retries row by row.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from mmcurate.schemas import sample as S
+from mmcurate.schemas.table import to_table
+
+__all__ = ["Resources", "Reject", "Stage", "RowStage"]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of a stage needs from the Ray scheduler."""
+
+    num_cpus: float = 1.0
+    num_gpus: float = 0.0
+
+
+class Reject(Exception):
+    """An expected, recorded failure of one row: ``reason`` is a short snake_case code."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(kw_only=True)
+class Stage(ABC):
+    """Arrow table in, Arrow table out. Subclasses are ``@dataclass(kw_only=True)`` configs."""
+
+    name: ClassVar[str]
+    reads: ClassVar[tuple[str, ...]] = ()
+    writes: ClassVar[tuple[pa.Field, ...]] = ()
+    resources: ClassVar[Resources] = Resources()
+    stateful: ClassVar[bool] = False
+
+    batch_size: int = 256
+    _ready: bool = field(default=False, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"{type(self).__name__}.batch_size must be >= 1, got {self.batch_size}")
+
+    def setup(self) -> None:
+        """Load models and other heavy state; called once per process/actor before the first batch."""
+
+    def teardown(self) -> None:
+        """Release what ``setup`` acquired."""
+
+    def ensure_setup(self) -> None:
+        if not self._ready:
+            self.setup()
+            self._ready = True
+
+    @abstractmethod
+    def process_batch(self, batch: pa.Table) -> pa.Table:
+        """Return the same rows, in order, with this stage's ``writes`` columns filled.
+
+        Only rows still ``ok`` are passed in. To reject a row, set its ``status`` to ``rejected`` and its
+        ``stage``/``drop_reason``/``error`` (see :func:`mmcurate.pipeline.rejects.mark_rejected`).
+        """
+
+    def reason(self, code: str) -> str:
+        """The drop reason this stage records for ``code``: ``<stage name>:<code>``."""
+        return f"{self.name}:{code}"
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Heavy state never travels: a pickled stage arrives un-setup and loads lazily on its worker.
+        state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+        state["_ready"] = False
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+@dataclass(kw_only=True)
+class RowStage(Stage):
+    """A stage whose work is naturally one row at a time (decode, caption cleaning, hashing).
+
+    ``process_row`` returns the columns to update for that row, or raises :class:`Reject`.
+    """
+
+    @abstractmethod
+    def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Updated column values for one sample row (a dict of the table's columns)."""
+
+    def process_batch(self, batch: pa.Table) -> pa.Table:
+        rows = batch.to_pylist()
+        out: list[dict[str, Any]] = []
+        for row in rows:
+            try:
+                row.update(self.process_row(row))
+            except Reject as rej:
+                row.update(
+                    {
+                        S.STATUS: S.STATUS_REJECTED,
+                        S.STAGE: self.name,
+                        S.DROP_REASON: self.reason(rej.reason),
+                        S.ERROR: rej.detail or None,
+                    }
+                )
+            out.append(row)
+        schema = batch.schema
+        for f in self.writes:
+            if f.name not in schema.names:
+                schema = schema.append(f)
+        return to_table(out, schema)

@@ -1,0 +1,44 @@
+"""Conversion of Python rows to schema-true Arrow tables.
+
+Every single-sample entry point goes through :func:`to_table`, so a row with a missing or ``None``
+field still gets the declared type instead of Arrow's inferred ``null``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+__all__ = ["to_table", "conform"]
+
+
+def to_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Build a table with exactly ``schema``'s columns; unknown keys are an error, missing ones null."""
+    allowed = set(schema.names)
+    for row in rows:
+        unknown = set(row) - allowed
+        if unknown:
+            raise KeyError(f"columns not in schema: {sorted(unknown)}")
+    return pa.Table.from_pylist([dict(r) for r in rows], schema=schema)
+
+
+def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """Reorder and cast ``table`` to ``schema``; columns absent from the table become nulls.
+
+    Extra columns not in ``schema`` are an error: a stage that writes an undeclared column is a bug.
+    """
+    extra = set(table.column_names) - set(schema.names)
+    if extra:
+        raise KeyError(f"undeclared columns {sorted(extra)}; declare them in the stage's `writes`")
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            column = table.column(field.name)
+            if not column.type.equals(field.type):
+                column = column.cast(field.type)
+            columns.append(column)
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
