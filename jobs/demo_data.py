@@ -75,7 +75,7 @@ def _odd_formats(root: Path, base: Image.Image) -> dict[str, str | None]:
 def _bad_files(root: Path, base: Image.Image) -> dict[str, str | None]:
     cases: dict[str, tuple[bytes, str | bytes | None, str | None]] = {
         "bad_truncated.jpg": (mc.truncated_jpeg(base), "a broken download", "image_decode_v1:image_truncated"),
-        "bad_header_only.jpg": (mc.encode(base, "JPEG")[:10], "ten bytes", "image_decode_v1:corrupt"),
+        "bad_header_only.jpg": (mc.encode(base, "JPEG")[:10], "ten bytes", "image_decode_v1:image_truncated"),
         "bad_empty.jpg": (b"", "nothing", "image_decode_v1:empty_body"),
         "bad_html.jpg": (b"<!DOCTYPE html><html><body>404 Not Found</body></html>", "an error page",
                          "image_decode_v1:not_an_image"),

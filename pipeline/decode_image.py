@@ -86,15 +86,16 @@ class ImageDecode(RowStage):
         except ValueError as exc:  # e.g. "Decompressed data too large" from PNG text chunks
             raise Reject("metadata_bomb", str(exc)) from None
         except (OSError, SyntaxError, EOFError) as exc:
-            raise Reject("corrupt", f"{type(exc).__name__}: {exc}") from None
+            code = "image_truncated" if "truncated" in str(exc).lower() else "corrupt"
+            raise Reject(code, f"{type(exc).__name__}: {exc}") from None
 
     def _check_size(self, width: int, height: int) -> None:
         if width * height > self.max_pixels:
             raise Reject("too_many_pixels", f"{width}x{height} > {self.max_pixels} px")
+        if max(width, height) / max(min(width, height), 1) > self.max_aspect:
+            raise Reject("aspect_ratio", f"{width}x{height} beyond {self.max_aspect}:1")
         if min(width, height) < self.min_side:
             raise Reject("too_small", f"{width}x{height}, min side {self.min_side}")
-        if max(width, height) / min(width, height) > self.max_aspect:
-            raise Reject("aspect_ratio", f"{width}x{height} beyond {self.max_aspect}:1")
 
     def _load_first_frame(self, im: Image.Image) -> tuple[Image.Image, int]:
         n_frames = int(getattr(im, "n_frames", 1)) if getattr(im, "is_animated", False) else 1

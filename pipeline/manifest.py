@@ -19,7 +19,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.sinks.atomic import atomic_write, remove_temp_files
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.records import MANIFEST_SCHEMA, STATS_SCHEMA
 from mmcurate.schemas.table import to_table
@@ -87,7 +87,12 @@ class Manifest:
         }
 
     def finalize(self) -> None:
-        """Sorted journal plus the Parquet manifest and stats derived from it."""
+        """Sorted journal plus the Parquet manifest and stats derived from it.
+
+        Called when every unit is committed and no writer runs any more, so leftover temp files of
+        killed attempts (a Ray retry succeeded elsewhere) can go too.
+        """
+        remove_temp_files(self.root)
         ordered = [self.records[u] for u in sorted(self.records)]
         body = "".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered).encode()
         atomic_write(self.path, lambda fh: fh.write(body))

@@ -1,0 +1,5 @@
+"""mmcurate.pipeline.video — video probing, sandboxed decoding, scene clips, frame sampling, filters.
+
+Nothing is imported here: PyAV, numpy and Pillow load only in the modules that need them (and, for
+decoding, only inside the sandbox subprocess), so a stage pickles cheaply and a driver stays light.
+"""

@@ -1,0 +1,35 @@
+"""Run the test job on a simulated two-node Ray cluster (ray.cluster_utils.Cluster).
+
+Executed as a subprocess by test_cluster.py: a second Ray instance must not share the test session's
+process. Prints the node count and the funnel as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import ray
+from ray.cluster_utils import Cluster
+
+from mmcurate.jobs.cli import run_job
+from mmcurate.jobs.config import load_config
+
+
+def main(config_path: str) -> None:
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 150 * 1024**2,
+                                                            "include_dashboard": False})
+    cluster.add_node(num_cpus=1, object_store_memory=150 * 1024**2)
+    cluster.wait_for_nodes()
+    try:
+        funnel = run_job(load_config(Path(config_path)), address=cluster.address, progress=False)
+        nodes = [n for n in ray.nodes() if n["Alive"]]
+        print(json.dumps({"nodes": len(nodes), "funnel": funnel}))
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

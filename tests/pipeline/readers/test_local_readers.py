@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from PIL import Image
+
+from mmcurate.jobs import media_cases as mc
+from mmcurate.pipeline.plan import plan_hash, plan_units
+from mmcurate.pipeline.readers.folder import FolderReader
+from mmcurate.pipeline.readers.table_file import TableFileReader
+from mmcurate.schemas import sample as S
+
+JPEG = mc.encode(Image.new("RGB", (32, 32), (1, 2, 3)), "JPEG")
+
+
+def _read_all(reader) -> list[dict]:
+    units = plan_units([reader])
+    return [row for u in units for row in reader.read_unit(u).to_pylist()]
+
+
+def test_folder_pairs_sidecars_and_accounts_for_every_file(tmp_path: Path) -> None:
+    (tmp_path / "a.jpg").write_bytes(JPEG)
+    (tmp_path / "a.txt").write_bytes(b"caf\xe9")  # Windows-1252
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.png").write_bytes(mc.encode(Image.new("RGB", (32, 32)), "PNG"))
+    (tmp_path / "sub" / "b.json").write_text(json.dumps({"caption": "bee", "license": "CC0"}))
+    (tmp_path / "c.jpg").write_bytes(JPEG)
+    (tmp_path / "c.txt").write_bytes(b"\x81\x8d")  # undecodable in UTF-8 and cp1252
+    (tmp_path / "d.txt").write_text("orphan")
+    (tmp_path / "e.jpg").write_bytes(JPEG)
+    (tmp_path / "e.json").write_text("{not json")
+    rows = _read_all(FolderReader(path=str(tmp_path), unit_rows=2))
+    by = {r[S.LOCATOR]: r for r in rows}
+    assert set(by) == {"a.jpg", "sub/b.png", "c.jpg", "d.txt", "e.jpg"}
+    assert by["a.jpg"][S.CAPTION] == "caf\u00e9" and by["a.jpg"][S.FLAGS] == ["caption_cp1252"]
+    assert by["sub/b.png"][S.CAPTION] == "bee" and json.loads(by["sub/b.png"][S.META_JSON]) == {"license": "CC0"}
+    assert by["c.jpg"][S.DROP_REASON] == "folder_reader_v1:caption_encoding"
+    assert by["d.txt"][S.DROP_REASON] == "folder_reader_v1:missing_media"
+    assert by["e.jpg"][S.DROP_REASON] == "folder_reader_v1:bad_sidecar"
+    assert by["a.jpg"][S.MEDIA][0]["bytes"] == JPEG
+    assert len({r[S.SAMPLE_ID] for r in rows}) == len(rows)
+
+
+def test_folder_plan_is_deterministic_and_changes_with_content(tmp_path: Path) -> None:
+    for i in range(5):
+        (tmp_path / f"{i}.jpg").write_bytes(JPEG)
+    first = plan_hash(plan_units([FolderReader(path=str(tmp_path), unit_rows=2)]))
+    assert first == plan_hash(plan_units([FolderReader(path=str(tmp_path), unit_rows=2)]))
+    (tmp_path / "5.jpg").write_bytes(JPEG)
+    assert first != plan_hash(plan_units([FolderReader(path=str(tmp_path), unit_rows=2)]))
+
+
+def test_oversized_file_is_rejected_before_reading(tmp_path: Path) -> None:
+    (tmp_path / "big.jpg").write_bytes(JPEG * 100)
+    (tmp_path / "big.txt").write_text("big")
+    rows = _read_all(FolderReader(path=str(tmp_path), max_file_bytes=1000))
+    assert rows[0][S.DROP_REASON] == "folder_reader_v1:too_large"
+
+
+def test_parquet_with_bytes_and_paths(tmp_path: Path) -> None:
+    (tmp_path / "img.jpg").write_bytes(JPEG)
+    table = pa.table({"image": [JPEG, None, JPEG], "caption": ["bytes", "missing", b"caf\xe9"], "score": [1, 2, 3]})
+    pq.write_table(table, tmp_path / "pairs.parquet", row_group_size=1)
+    rows = _read_all(TableFileReader(path=str(tmp_path / "pairs.parquet"), unit_rows=2))
+    assert [r[S.STATUS] for r in rows] == ["ok", "rejected", "ok"]
+    assert rows[0][S.MEDIA][0]["bytes"] == JPEG and json.loads(rows[0][S.META_JSON]) == {"score": 1}
+    assert rows[1][S.DROP_REASON] == "table_reader_v1:missing_media"
+    assert rows[2][S.CAPTION] == "caf\u00e9" and rows[2][S.LOCATOR] == "row 2"
+    paths = pa.table({"image": ["img.jpg", "nope.jpg"], "caption": ["a", "b"]})
+    pq.write_table(paths, tmp_path / "paths.parquet")
+    rows = _read_all(TableFileReader(path=str(tmp_path / "paths.parquet")))
+    assert rows[0][S.MEDIA][0]["bytes"] == JPEG and rows[1][S.DROP_REASON] == "table_reader_v1:missing_media"
+
+
+def test_jsonl_paths_base64_and_bad_lines(tmp_path: Path) -> None:
+    (tmp_path / "img.jpg").write_bytes(JPEG)
+    lines = [json.dumps({"image": "img.jpg", "caption": "by path"}), "{broken", json.dumps([1, 2]),
+             json.dumps({"image": "img.jpg", "caption": "again"})]
+    (tmp_path / "pairs.jsonl").write_text("\n".join(lines) + "\n")
+    rows = _read_all(TableFileReader(path=str(tmp_path / "pairs.jsonl"), unit_rows=3))
+    assert [r[S.STATUS] for r in rows] == ["ok", "rejected", "rejected", "ok"]
+    assert rows[1][S.DROP_REASON] == "table_reader_v1:bad_record"
+    assert rows[3][S.UNIT_ID] != rows[0][S.UNIT_ID]  # second unit starts at its recorded offset
+    b64 = tmp_path / "b64.jsonl"
+    b64.write_text(json.dumps({"image": base64.b64encode(JPEG).decode(), "caption": "inline"}) + "\n")
+    rows = _read_all(TableFileReader(path=str(b64), image_encoding="base64"))
+    assert rows[0][S.MEDIA][0]["bytes"] == JPEG
