@@ -28,7 +28,8 @@ def default_config_path(name: str = "image_text.yaml") -> Path:
 
 def _input_for(path: str, template: InputConfig) -> InputConfig:
     p = Path(path)
-    kind = "folder" if p.is_dir() else "parquet" if p.suffix == ".parquet" else "jsonl"
+    suffixes = {".parquet": "parquet", ".csv": "csv", ".tsv": "tsv", ".tar": "webdataset", ".jsonl": "jsonl"}
+    kind = "folder" if p.is_dir() else suffixes.get(p.suffix.lower(), "jsonl")
     return dataclasses.replace(template, kind=kind, path=path)
 
 

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["InputConfig", "DecodeConfig", "CaptionConfig", "ShardConfig", "RayConfig", "JobConfig",
+__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "CaptionConfig", "ShardConfig", "RayConfig", "JobConfig",
            "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
 
 
@@ -28,7 +28,7 @@ class ConfigError(ValueError):
 
 @dataclass(kw_only=True)
 class InputConfig:
-    kind: Literal["folder", "parquet", "jsonl"] = "folder"
+    kind: Literal["folder", "parquet", "jsonl", "csv", "tsv", "webdataset"] = "folder"
     path: str
     unit_rows: int = 500
     image_column: str = "image"
@@ -36,6 +36,22 @@ class InputConfig:
     url_column: str | None = None
     image_encoding: Literal["auto", "path", "base64"] = "auto"
     max_file_bytes: int = 64 * 1024**2
+
+
+@dataclass(kw_only=True)
+class DownloadConfig:
+    """For inputs with a ``url_column``: see :class:`mmcurate.pipeline.net.fetch.FetchPolicy`."""
+
+    connect_timeout: float = 5.0
+    read_timeout: float = 10.0
+    total_timeout: float = 30.0
+    max_bytes: int = 32 * 1024**2
+    max_retries: int = 2
+    max_redirects: int = 5
+    max_workers: int = 32
+    per_host_limit: int = 4
+    allow_private_networks: bool = False
+    allowed_networks: list[str] = field(default_factory=list)
 
 
 @dataclass(kw_only=True)
@@ -74,6 +90,7 @@ class JobConfig:
     inputs: list[InputConfig]
     output: str = "out"
     seed: int = 0
+    download: DownloadConfig = field(default_factory=DownloadConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     caption: CaptionConfig = field(default_factory=CaptionConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)

@@ -6,22 +6,27 @@ explicitly as they land; nothing is looked up by name from the config.
 
 from __future__ import annotations
 
-from mmcurate.jobs.config import InputConfig, JobConfig, config_hash
+from mmcurate.jobs.config import DownloadConfig, InputConfig, JobConfig, config_hash
 from mmcurate.pipeline.caption_clean import CaptionClean
 from mmcurate.pipeline.decode_image import ImageDecode
 from mmcurate.pipeline.execute import Pipeline
 from mmcurate.pipeline.readers.base import Reader
 from mmcurate.pipeline.readers.folder import FolderReader
+from mmcurate.pipeline.net.download_stage import Download
+from mmcurate.pipeline.net.fetch import FetchPolicy
 from mmcurate.pipeline.readers.table_file import TableFileReader
+from mmcurate.pipeline.readers.webdataset_tar import WebDatasetReader
 from mmcurate.pipeline.sinks.unit_writer import UnitWriter
 from mmcurate.pipeline.stage import Stage
 
-__all__ = ["build_reader", "build_stages", "build_pipeline"]
+__all__ = ["build_reader", "fetch_policy", "build_stages", "build_pipeline"]
 
 
 def build_reader(cfg: InputConfig) -> Reader:
     if cfg.kind == "folder":
         return FolderReader(path=cfg.path, unit_rows=cfg.unit_rows, max_file_bytes=cfg.max_file_bytes)
+    if cfg.kind == "webdataset":
+        return WebDatasetReader(path=cfg.path)
     return TableFileReader(
         path=cfg.path, format=cfg.kind, unit_rows=cfg.unit_rows, image_column=cfg.image_column,
         caption_column=cfg.caption_column, url_column=cfg.url_column, image_encoding=cfg.image_encoding,
@@ -29,9 +34,21 @@ def build_reader(cfg: InputConfig) -> Reader:
     )
 
 
+def fetch_policy(cfg: DownloadConfig) -> FetchPolicy:
+    return FetchPolicy(
+        connect_timeout=cfg.connect_timeout, read_timeout=cfg.read_timeout, total_timeout=cfg.total_timeout,
+        max_bytes=cfg.max_bytes, max_retries=cfg.max_retries, max_redirects=cfg.max_redirects,
+        max_workers=cfg.max_workers, per_host_limit=cfg.per_host_limit,
+        allow_private_networks=cfg.allow_private_networks, allowed_networks=tuple(cfg.allowed_networks),
+    )
+
+
 def build_stages(cfg: JobConfig) -> list[Stage]:
     d, c = cfg.decode, cfg.caption
-    return [
+    # Downloading only exists for URL lists; rows that already carry media pass through it untouched.
+    download: list[Stage] = [Download(policy=fetch_policy(cfg.download), batch_size=64)] if any(
+        i.url_column for i in cfg.inputs) else []
+    return download + [
         ImageDecode(formats=tuple(d.formats), max_pixels=d.max_pixels, min_side=d.min_side,
                     max_aspect=d.max_aspect, jpeg_quality=d.jpeg_quality),
         CaptionClean(require=c.require, min_chars=c.min_chars, max_chars=c.max_chars, strip_html=c.strip_html),

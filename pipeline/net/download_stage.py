@@ -79,23 +79,31 @@ class Download(Stage):
 
     def process_batch(self, batch: pa.Table) -> pa.Table:
         urls = [u or "" for u in batch.column(S.URL).to_pylist()]
+        media = batch.column(S.MEDIA).to_pylist() if S.MEDIA in batch.column_names else [None] * len(urls)
+        # Rows that already carry media (local files, tar members) keep it: the URL is provenance only.
+        todo = [i for i, m in enumerate(media) if not m]
         hashes = None
         if self.hash_column is not None:
-            hashes = batch.column(self.hash_column).to_pylist()
-        results = fetch_many(urls, self.policy, hashes)
+            all_hashes = batch.column(self.hash_column).to_pylist()
+            hashes = [all_hashes[i] for i in todo]
+        fetched = fetch_many([urls[i] for i in todo], self.policy, hashes)
+        results: list[FetchResult | None] = [None] * len(urls)
+        for i, res in zip(todo, fetched):
+            results[i] = res
 
-        media = batch.column(S.MEDIA).to_pylist() if S.MEDIA in batch.column_names else [None] * len(urls)
         failed: dict[tuple[str, str], list[int]] = defaultdict(list)
         for i, res in enumerate(results):
+            if res is None:
+                continue
             if res.ok:
                 media[i] = [_media_item(res)]
             else:
                 failed[(str(res.reason), res.error or "")].append(i)
         fields = {f.name: f for f in self.writes}
         table = _set(batch, fields[S.MEDIA], media)
-        table = _set(table, fields[HTTP_STATUS], [r.http_status for r in results])
-        table = _set(table, fields[DOWNLOAD_ATTEMPTS], [r.attempts for r in results])
-        table = _set(table, fields[DOWNLOAD_CONTENT_TYPE], [r.content_type for r in results])
+        table = _set(table, fields[HTTP_STATUS], [r.http_status if r else None for r in results])
+        table = _set(table, fields[DOWNLOAD_ATTEMPTS], [r.attempts if r else None for r in results])
+        table = _set(table, fields[DOWNLOAD_CONTENT_TYPE], [r.content_type if r else None for r in results])
         # One mark_rejected call per distinct (reason, detail): details omit the URL, so a batch
         # has a handful of groups (404s, timeouts, ...), not one call per row.
         for (reason, detail), rows in failed.items():

@@ -1,6 +1,8 @@
-"""Parquet and JSONL files whose rows carry image bytes or image paths, plus a caption.
+"""Parquet, JSONL, CSV and TSV files whose rows carry image bytes, image paths or URLs, plus a caption.
 
-Units are row ranges. For JSONL the plan records the byte offset of each unit's first line, so a
+A row with no image field but a URL (``url_column``) is a URL-list row: it enters with empty media
+and the download stage fetches it. Columns other than image, caption and URL are kept verbatim as
+``meta_json``. Units are row ranges. For JSONL the plan records the byte offset of each unit's first line, so a
 unit is read without scanning the lines before it. Image paths are resolved relative to the file.
 JSONL cannot hold raw bytes: an image field there is a path, or base64 when ``image_encoding`` says so.
 """
@@ -9,12 +11,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
+import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline.identity import decode_caption_bytes
@@ -31,7 +35,7 @@ class TableFileReader(Reader):
 
     name: ClassVar[str] = "table_reader_v1"
     path: str
-    format: Literal["auto", "parquet", "jsonl"] = "auto"
+    format: Literal["auto", "parquet", "jsonl", "csv", "tsv"] = "auto"
     image_column: str = "image"
     caption_column: str = "caption"
     url_column: str | None = None
@@ -41,9 +45,13 @@ class TableFileReader(Reader):
     def _format(self) -> str:
         if self.format != "auto":
             return self.format
-        return "parquet" if self.path.endswith(".parquet") else "jsonl"
+        suffix = Path(self.path).suffix.lower()
+        return {".parquet": "parquet", ".csv": "csv", ".tsv": "tsv"}.get(suffix, "jsonl")
 
     def plan(self) -> list[dict[str, Any]]:
+        if self._format() in ("csv", "tsv"):
+            n = self._read_delimited().num_rows
+            return [{"start": s, "count": min(self.unit_rows, n - s)} for s in range(0, n, self.unit_rows)]
         if self._format() == "parquet":
             n = pq.ParquetFile(self.path).metadata.num_rows
             return [{"start": s, "count": min(self.unit_rows, n - s)} for s in range(0, n, self.unit_rows)]
@@ -61,7 +69,18 @@ class TableFileReader(Reader):
             units.append({"offset": start, "count": count})
         return units
 
+    def _read_delimited(self) -> pa.Table:
+        # Every column as text: a CSV caption "007" must stay "007", and ids must not become floats.
+        delimiter = "\t" if self._format() == "tsv" else ","
+        options = pacsv.ParseOptions(delimiter=delimiter)
+        with open(self.path, newline="", encoding="utf-8") as fh:
+            names = next(csv.reader(fh, delimiter=delimiter), [])
+        convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True)
+        return pacsv.read_csv(self.path, parse_options=options, convert_options=convert)
+
     def _records(self, spec: dict[str, Any]) -> list[dict[str, Any] | Exception]:
+        if self._format() in ("csv", "tsv"):
+            return self._read_delimited().slice(spec["start"], spec["count"]).to_pylist()
         if self._format() == "parquet":
             table = _read_parquet_rows(self.path, spec["start"], spec["count"])
             return table.to_pylist()
@@ -116,16 +135,22 @@ class TableFileReader(Reader):
             flags += [flag] if flag else []
         elif caption is not None and not isinstance(caption, str):
             caption = str(caption)
+        if rec.get(self.image_column) is None and url:
+            return sample_row(unit, i, n, source=self.path, locator=locator, media=[], caption=caption, url=url,
+                              meta_json=self._meta(rec), flags=flags)
         try:
             data = self._image_bytes(rec.get(self.image_column))
         except (OSError, TypeError, OverflowError, binascii.Error, ValueError) as exc:
             code = "too_large" if isinstance(exc, OverflowError) else "missing_media"
             return rejected_row(unit, i, n, reason=self.reason(code), error=f"{type(exc).__name__}: {exc}",
                                 caption=caption, url=url, **common)
-        extra = {k: v for k, v in rec.items() if k not in (self.image_column, self.caption_column, self.url_column)}
-        meta = json.dumps(extra, sort_keys=True, default=str, ensure_ascii=False) if extra else None
         return sample_row(unit, i, n, source=self.path, locator=locator, media=[data], caption=caption, url=url,
-                          meta_json=meta, flags=flags)
+                          meta_json=self._meta(rec), flags=flags)
+
+    def _meta(self, rec: dict[str, Any]) -> str | None:
+        """Columns other than image, caption and URL, kept verbatim for the user."""
+        extra = {k: v for k, v in rec.items() if k not in (self.image_column, self.caption_column, self.url_column)}
+        return json.dumps(extra, sort_keys=True, default=str, ensure_ascii=False) if extra else None
 
 
 def _read_parquet_rows(path: str, start: int, count: int) -> pa.Table:

@@ -89,3 +89,35 @@ def test_jsonl_paths_base64_and_bad_lines(tmp_path: Path) -> None:
     b64.write_text(json.dumps({"image": base64.b64encode(JPEG).decode(), "caption": "inline"}) + "\n")
     rows = _read_all(TableFileReader(path=str(b64), image_encoding="base64"))
     assert rows[0][S.MEDIA][0]["bytes"] == JPEG
+
+
+def test_csv_and_tsv_url_lists_keep_text_and_metadata(tmp_path: Path) -> None:
+    (tmp_path / "urls.csv").write_text('url,caption,rank\nhttp://a.example/1.jpg,"007, agent",1\nhttp://a.example/2.jpg,,2\n')
+    (tmp_path / "urls.tsv").write_text("url\tcaption\nhttp://a.example/3.jpg\tthree\n")
+    rows = _read_all(TableFileReader(path=str(tmp_path / "urls.csv"), url_column="url"))
+    assert [r[S.URL] for r in rows] == ["http://a.example/1.jpg", "http://a.example/2.jpg"]
+    assert rows[0][S.CAPTION] == "007, agent" and rows[0][S.MEDIA] == [] and json.loads(rows[0][S.META_JSON]) == {"rank": "1"}
+    assert rows[1][S.CAPTION] is None and rows[0][S.SAMPLE_ID] != rows[1][S.SAMPLE_ID]
+    rows = _read_all(TableFileReader(path=str(tmp_path / "urls.tsv"), url_column="url"))
+    assert rows[0][S.CAPTION] == "three" and rows[0][S.STATUS] == "ok"
+
+
+def test_webdataset_reader_rows_and_shard_errors(tmp_path: Path) -> None:
+    from mmcurate.jobs.demo_web import make_tars
+    from mmcurate.pipeline.readers.webdataset_tar import WebDatasetReader
+
+    expected = make_tars(tmp_path, n_good=4, seed=1)
+    rows = _read_all(WebDatasetReader(path=str(tmp_path)))
+    by_key = {r[S.LOCATOR].split("#")[0]: r for r in rows}
+    for key, reason in expected.items():
+        assert by_key[key][S.DROP_REASON] == reason, key
+    good = by_key["hostile.tar:000000"]
+    assert good[S.CAPTION] and Image.open(__import__("io").BytesIO(good[S.MEDIA][0]["bytes"])).size == (160, 160)
+    units = {r[S.UNIT_ID] for r in rows}
+    assert len(units) == 2  # one unit per tar
+    for unit in units:
+        unit_rows = [r for r in rows if r[S.UNIT_ID] == unit]
+        assert sorted(r[S.UNIT_INDEX] for r in unit_rows) == list(range(len(unit_rows)))
+        assert {r[S.UNIT_ROWS] for r in unit_rows} == {len(unit_rows)}
+    refused = _read_all(WebDatasetReader(path="pipe:curl http://x/a.tar"))
+    assert refused[0][S.DROP_REASON] == "webdataset_reader_v1:scheme_not_allowed"

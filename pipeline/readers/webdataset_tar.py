@@ -1,0 +1,84 @@
+"""WebDataset tars as input: each tar is one work unit, read as a stream and never extracted.
+
+The hostile-input rules live in :mod:`mmcurate.pipeline.readers.tar_stream`; this reader turns its
+:class:`TarSample` records into sample rows (image member -> media, ``txt`` -> caption, ``json`` ->
+metadata) and a shard-level failure (truncated, corrupt, a member or byte bomb) into one rejected row
+for the rest of the shard, after the samples that came before it. Input is a tar, a folder of tars, or
+a list of tars; ``pipe:`` and other URL schemes are refused by ``open_shard``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from mmcurate.pipeline.identity import decode_caption_bytes
+from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
+from mmcurate.pipeline.readers.tar_stream import IMAGE_SUFFIXES, ShardError, TarLimits, TarSample, iter_tar_samples, open_shard
+from mmcurate.schemas.sample import SAMPLE_SCHEMA
+from mmcurate.schemas.table import to_table
+
+__all__ = ["WebDatasetReader"]
+
+VIDEO_SUFFIXES = ("mp4", "webm", "mkv", "mov", "avi")
+
+
+@dataclass(kw_only=True)
+class WebDatasetReader(Reader):
+    """``path``: a ``.tar`` file or a folder of them (sorted); one unit per tar."""
+
+    name: ClassVar[str] = "webdataset_reader_v1"
+    path: str
+    limits: TarLimits = field(default_factory=TarLimits)
+
+    def plan(self) -> list[dict[str, Any]]:
+        root = Path(self.path)
+        if "://" in self.path or self.path.startswith("pipe:"):
+            return [{"tar": self.path}]  # open_shard refuses it at read time, as a recorded reject
+        tars = sorted(p for p in root.rglob("*.tar*") if p.is_file()) if root.is_dir() else [root]
+        return [{"tar": str(t)} for t in tars]
+
+    def _row(self, unit: WorkUnit, tar: str, s: TarSample) -> dict[str, Any]:
+        locator = f"{Path(tar).name}:{s.key}#{s.index}"
+        common = {"source": tar, "locator": locator, "stage": self.name}
+        if not s.ok:
+            return rejected_row(unit, 0, 0, reason=self.reason(s.reject_reason or "bad_sample"), error=s.error or "", **common)
+        caption, flags = None, []
+        if "txt" in s.members:
+            try:
+                caption, flag = decode_caption_bytes(s.members["txt"])
+            except UnicodeDecodeError as exc:
+                return rejected_row(unit, 0, 0, reason=self.reason("caption_encoding"), error=str(exc), **common)
+            flags += [flag] if flag else []
+        meta = None
+        if "json" in s.members:
+            try:
+                meta = json.dumps(json.loads(s.members["json"].decode("utf-8")), sort_keys=True, ensure_ascii=False)
+            except ValueError as exc:
+                return rejected_row(unit, 0, 0, reason=self.reason("bad_sidecar"), error=str(exc), **common)
+        images = [s.members[k] for k in sorted(s.members) if k.rsplit(".", 1)[-1] in IMAGE_SUFFIXES]
+        videos = [s.members[k] for k in sorted(s.members) if k.rsplit(".", 1)[-1] in VIDEO_SUFFIXES]
+        kind = "video" if videos and not images else "image"
+        return sample_row(unit, 0, 0, source=tar, locator=locator, media=images or videos, caption=caption,
+                          meta_json=meta, flags=flags, kind=kind)
+
+    def read_unit(self, unit: WorkUnit) -> pa.Table:
+        tar = unit.spec_dict()["tar"]
+        rows: list[dict[str, Any]] = []
+        try:
+            with open_shard(tar) as fh:
+                for sample in iter_tar_samples(fh, self.limits):
+                    rows.append(self._row(unit, tar, sample))
+        except ShardError as exc:
+            rows.append(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
+                                     reason=self.reason(exc.reason), error=f"{exc.detail} (after {exc.yielded} samples)"))
+        except OSError as exc:
+            rows.append(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
+                                     reason=self.reason("read_error"), error=str(exc)))
+        for index, row in enumerate(rows):  # the row count is only known once the stream ends
+            row["unit_index"], row["unit_rows"] = index, len(rows)
+        return to_table(rows, SAMPLE_SCHEMA)
