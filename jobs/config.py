@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "CaptionConfig", "ShardConfig", "RayConfig", "JobConfig",
+__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "ShardConfig", "RayConfig", "JobConfig",
            "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
 
 
@@ -64,6 +64,26 @@ class DecodeConfig:
 
 
 @dataclass(kw_only=True)
+class VideoConfig:
+    """Video samples: clip splitting, frame sampling, sandbox limits and the three video filters."""
+
+    fps: float = 2.0
+    min_frames: int = 4
+    max_frames: int = 768
+    uniform_n: int | None = None
+    max_clip_s: float | None = 10.0
+    min_clip_s: float = 1.0
+    max_duration_s: float = 3600.0
+    max_pixels: int = 7680 * 4320
+    encode_mp4: bool = False
+    timeout_s: float = 300.0
+    min_duration_s: float = 2.0
+    min_short_side: int = 144
+    max_aspect_ratio: float = 3.0
+    min_motion: float = 1.0
+
+
+@dataclass(kw_only=True)
 class CaptionConfig:
     require: bool = True
     min_chars: int = 1
@@ -92,6 +112,7 @@ class JobConfig:
     seed: int = 0
     download: DownloadConfig = field(default_factory=DownloadConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
+    video: VideoConfig = field(default_factory=VideoConfig)
     caption: CaptionConfig = field(default_factory=CaptionConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
     ray: RayConfig = field(default_factory=RayConfig)

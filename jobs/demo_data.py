@@ -2,7 +2,8 @@
 
 Real photos (scikit-image's) cropped at seeded positions and procedurally generated scenes, in JPEG,
 PNG and WebP, with sidecar ``.txt``/``.json`` captions; plus corrupt files, odd formats, hostile
-captions and exact duplicates. :func:`make_demo_folder` returns, for every file it planted on purpose,
+captions, exact duplicates, and a few small videos (good ones with planted cuts, a static slideshow, a
+truncated file, an audio-only file, one below the resolution floor). :func:`make_demo_folder` returns, for every file it planted on purpose,
 the reason code the pipeline should record (``None`` for samples that must be accepted), so tests can
 check the whole funnel against it.
 """
@@ -96,6 +97,24 @@ def _bad_files(root: Path, base: Image.Image) -> dict[str, str | None]:
     return planted
 
 
+def _videos(root: Path) -> dict[str, str | None]:
+    from mmcurate.jobs import media_video as mv
+
+    moving = mv.make_video(size=(192, 144), fps=10, n_frames=60, cuts=(25,))
+    cases: dict[str, tuple[bytes, str | bytes | None, str | None]] = {
+        "video_cuts.mp4": (moving, "coloured scenes with a moving white square", None),
+        "video_vp9.webm": (mv.make_video(codec="libvpx-vp9", fmt="webm", size=(192, 144), fps=10, n_frames=40),
+                           "a white square sliding across red", None),
+        "video_static.mp4": (mv.make_video(size=(192, 144), fps=10, n_frames=40, moving=False, cuts=(20,)),
+                             "a slideshow of two still slides", "video_motion_v1:static"),
+        "video_truncated.mp4": (moving[:600], "a download cut short", "video_clips_v1:truncated"),
+        "video_audio_only.m4a": (mv.make_audio_only(1.0), "a tone with no picture", "video_clips_v1:no_video_stream"),
+        "video_tiny.mp4": (mv.make_video(size=(64, 48), fps=10, n_frames=30), "a thumbnail-sized clip",
+                           "video_resolution_v1:too_small"),
+    }
+    return _plant(root, cases)
+
+
 def _plant(root: Path, cases: dict[str, tuple[bytes, str | bytes | None, str | None]]) -> dict[str, str | None]:
     for name, (data, caption, _) in cases.items():
         _write(root, name, data, caption)
@@ -103,7 +122,7 @@ def _plant(root: Path, cases: dict[str, tuple[bytes, str | bytes | None, str | N
 
 
 def make_demo_folder(root: str | Path, n_scenes: int = 220, n_crops: int = 60, n_duplicates: int = 8,
-                     seed: int = 0) -> dict[str, str | None]:
+                     seed: int = 0, with_video: bool = True) -> dict[str, str | None]:
     """Fill ``root`` with the demo input; returns {file: expected reason or None if accepted}."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -112,6 +131,8 @@ def make_demo_folder(root: str | Path, n_scenes: int = 220, n_crops: int = 60, n
     base, _ = mc.scene(rng, size=96)
     expected |= _odd_formats(root, base)
     expected |= _bad_files(root, base)
+    if with_video:
+        expected |= _videos(root)
     for i, name in enumerate(sorted(n for n, r in expected.items() if r is None and n.startswith("scene_"))[:n_duplicates]):
         copy = f"dup_{i:02d}_{name}"
         shutil.copyfile(root / name, root / copy)

@@ -6,7 +6,7 @@ explicitly as they land; nothing is looked up by name from the config.
 
 from __future__ import annotations
 
-from mmcurate.jobs.config import DownloadConfig, InputConfig, JobConfig, config_hash
+from mmcurate.jobs.config import DownloadConfig, InputConfig, JobConfig, VideoConfig, config_hash
 from mmcurate.pipeline.caption_clean import CaptionClean
 from mmcurate.pipeline.decode_image import ImageDecode
 from mmcurate.pipeline.execute import Pipeline
@@ -18,8 +18,11 @@ from mmcurate.pipeline.readers.table_file import TableFileReader
 from mmcurate.pipeline.readers.webdataset_tar import WebDatasetReader
 from mmcurate.pipeline.sinks.unit_writer import UnitWriter
 from mmcurate.pipeline.stage import Stage
+from mmcurate.pipeline.video.clip_stage import VideoClips
+from mmcurate.pipeline.video.extract import ExtractParams
+from mmcurate.pipeline.video.filters import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 
-__all__ = ["build_reader", "fetch_policy", "build_stages", "build_pipeline"]
+__all__ = ["build_reader", "fetch_policy", "video_stages", "build_stages", "build_pipeline"]
 
 
 def build_reader(cfg: InputConfig) -> Reader:
@@ -43,6 +46,19 @@ def fetch_policy(cfg: DownloadConfig) -> FetchPolicy:
     )
 
 
+def video_stages(v: VideoConfig) -> list[Stage]:
+    """Clips and the video filters; rows without a video item pass through them untouched."""
+    params = ExtractParams(fps=v.fps, min_frames=v.min_frames, max_frames=v.max_frames, uniform_n=v.uniform_n,
+                           max_clip_s=v.max_clip_s, min_clip_s=v.min_clip_s, max_duration_s=v.max_duration_s,
+                           max_pixels=v.max_pixels, encode_mp4=v.encode_mp4)
+    return [
+        VideoClips(params=params, timeout_s=v.timeout_s),
+        VideoDurationFilter(min_s=v.min_duration_s, max_s=v.max_duration_s),
+        VideoResolutionFilter(min_short_side=v.min_short_side, max_aspect_ratio=v.max_aspect_ratio),
+        VideoMotionFilter(min_motion=v.min_motion),
+    ]
+
+
 def build_stages(cfg: JobConfig) -> list[Stage]:
     d, c = cfg.decode, cfg.caption
     # Downloading only exists for URL lists; rows that already carry media pass through it untouched.
@@ -51,6 +67,7 @@ def build_stages(cfg: JobConfig) -> list[Stage]:
     return download + [
         ImageDecode(formats=tuple(d.formats), max_pixels=d.max_pixels, min_side=d.min_side,
                     max_aspect=d.max_aspect, jpeg_quality=d.jpeg_quality),
+        *video_stages(cfg.video),
         CaptionClean(require=c.require, min_chars=c.min_chars, max_chars=c.max_chars, strip_html=c.strip_html),
     ]
 

@@ -54,9 +54,8 @@ class ImageDecode(RowStage):
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         media = row[S.MEDIA] or []
-        images = [m for m in media if m["kind"] == "image"]
-        if self.require_media and not images:
-            raise Reject("no_media", "sample has no image")
+        if self.require_media and not media:
+            raise Reject("no_media", "sample has no media")
         out = []
         for index, item in enumerate(media):
             if item["kind"] != "image":

@@ -11,8 +11,9 @@ from mmcurate.jobs.config import JobConfig, config_from_dict
 from mmcurate.jobs.demo_data import make_demo_folder
 
 
-def make_small_input(root: Path) -> dict[str, str | None]:
-    return make_demo_folder(root, n_scenes=36, n_crops=12, n_duplicates=3, seed=7)
+def make_small_input(root: Path, with_video: bool = False) -> dict[str, str | None]:
+    """The demo's local folder, small; videos (a sandboxed decode each) only where a test needs them."""
+    return make_demo_folder(root, n_scenes=36, n_crops=12, n_duplicates=3, seed=7, with_video=with_video)
 
 
 def job_dict(input_dir: Path, out_dir: Path) -> dict:

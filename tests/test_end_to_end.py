@@ -22,7 +22,7 @@ from mmcurate.pipeline.manifest import Manifest
 @pytest.fixture(scope="module")
 def demo_input(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str | None]]:
     root = tmp_path_factory.mktemp("demo_input")
-    return root, make_small_input(root)
+    return root, make_small_input(root, with_video=True)
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +64,7 @@ def test_manifest_describes_every_file_exactly(ray_out: Path) -> None:
 
     manifest = Manifest(ray_out)
     listed = {f["path"]: f for f in manifest.files()}
-    on_disk = {p.relative_to(ray_out).as_posix() for d in ("webdataset", "parquet", "arrow", "rejects")
+    on_disk = {p.relative_to(ray_out).as_posix() for d in ("webdataset", "parquet", "arrow", "rejects", "clips")
                for p in (ray_out / d).glob("*")}
     assert set(listed) == on_disk
     for path, entry in listed.items():
@@ -77,6 +77,20 @@ def test_manifest_describes_every_file_exactly(ray_out: Path) -> None:
     assert all(f["rows"] <= 10 for f in manifest.files() if f["kind"] == "shard")
 
 
+def test_videos_become_clip_records_with_the_planted_cut(ray_out: Path) -> None:
+    clips = pq.read_table(ray_out / "clips").to_pylist()
+    by_source = {}
+    for clip in clips:
+        by_source.setdefault(clip["locator"], []).append(clip)
+    assert set(by_source) == {"video_cuts.mp4", "video_vp9.webm"}
+    cuts = by_source["video_cuts.mp4"]
+    assert [round(c["start_s"], 1) for c in cuts] == [0.0, 2.5]  # planted cut at frame 25 of a 10 fps video
+    for clip in clips:
+        assert len(clip["frames"]) == len(clip["frame_ts"]) >= 4 and clip["clip_id"].startswith(clip["sample_id"])
+    parquet_ids = set(pq.read_table(ray_out / "parquet", columns=["sample_id"]).column(0).to_pylist())
+    assert {c["sample_id"] for c in clips} <= parquet_ids
+
+
 READER_SCRIPT = textwrap.dedent(
     """
     import glob, io, json, sys
@@ -86,9 +100,10 @@ READER_SCRIPT = textwrap.dedent(
     from PIL import Image
     from datasets import Dataset, load_dataset
     tars = sorted(glob.glob(out + "/webdataset/*.tar"))
-    ds = wds.WebDataset(tars, shardshuffle=False).decode("pil").to_tuple("__key__", "jpg;png;webp;gif;bmp;tiff", "txt", "json")
-    loader = torch.utils.data.DataLoader(ds.map(lambda s: (s[0], s[1].size, s[2], json.loads(s[3]) if isinstance(s[3], (str, bytes)) else s[3])),
-                                         batch_size=None, num_workers=2)
+    ds = wds.WebDataset(tars, shardshuffle=False).decode("pil").to_tuple("__key__", "jpg;png;webp;gif;bmp;tiff;mp4;webm", "txt", "json")
+    def size(media):  # images decode to PIL; videos stay bytes (a trainer would decode them with PyAV)
+        return media.size if hasattr(media, "size") else (len(media), 1)
+    loader = torch.utils.data.DataLoader(ds.map(lambda s: (s[0], size(s[1]), s[2], s[3])), batch_size=None, num_workers=2)
     wds_rows = list(loader)
     table = pads.dataset(out + "/parquet", format="parquet").to_table()
     hf_parquet = load_dataset("parquet", data_dir=out + "/parquet", split="train")

@@ -21,7 +21,7 @@ import pyarrow as pa
 from mmcurate.pipeline.identity import make_sample_id, sha256_hex
 from mmcurate.schemas import sample as S
 
-__all__ = ["WorkUnit", "Reader", "sample_row", "rejected_row"]
+__all__ = ["WorkUnit", "Reader", "media_kind", "sample_row", "rejected_row"]
 
 
 @dataclass(frozen=True)
@@ -59,17 +59,26 @@ class Reader(ABC):
         return str(getattr(self, "path", self.name))
 
 
-def _media_item(data: bytes, kind: str = "image") -> dict[str, Any]:
-    return {"bytes": data, "kind": kind, "mime": None, "width": None, "height": None,
+def media_kind(data: bytes) -> tuple[str, str]:
+    """(kind, sniffed MIME): 'video' for video containers, else 'image' (decode judges the rest)."""
+    from mmcurate.pipeline.net.sniff import kind_of, sniff_mime
+
+    mime = sniff_mime(data)
+    return ("video" if kind_of(mime) == "video" else "image"), mime
+
+
+def _media_item(data: bytes, kind: str | None = None) -> dict[str, Any]:
+    sniffed_kind, mime = media_kind(data)
+    return {"bytes": data, "kind": kind or sniffed_kind, "mime": mime, "width": None, "height": None,
             "sha256": sha256_hex(data), "source_mode": None, "n_frames": None, "ops": []}
 
 
 def sample_row(
     unit: WorkUnit, index: int, n_rows: int, *, source: str, locator: str, media: list[bytes],
     caption: str | None, url: str | None = None, meta_json: str | None = None, flags: list[str] | None = None,
-    kind: str = "image",
+    kind: str | None = None,
 ) -> dict[str, Any]:
-    """An ok row: ids derived from content, bookkeeping filled in."""
+    """An ok row: ids derived from content, bookkeeping filled in; media kind sniffed unless given."""
     content = b"".join(media)
     return {
         S.SAMPLE_ID: make_sample_id(source, locator, content, caption),

@@ -62,9 +62,8 @@ class WebDatasetReader(Reader):
                 return rejected_row(unit, 0, 0, reason=self.reason("bad_sidecar"), error=str(exc), **common)
         images = [s.members[k] for k in sorted(s.members) if k.rsplit(".", 1)[-1] in IMAGE_SUFFIXES]
         videos = [s.members[k] for k in sorted(s.members) if k.rsplit(".", 1)[-1] in VIDEO_SUFFIXES]
-        kind = "video" if videos and not images else "image"
         return sample_row(unit, 0, 0, source=tar, locator=locator, media=images or videos, caption=caption,
-                          meta_json=meta, flags=flags, kind=kind)
+                          meta_json=meta, flags=flags)
 
     def read_unit(self, unit: WorkUnit) -> pa.Table:
         tar = unit.spec_dict()["tar"]

@@ -22,12 +22,18 @@ from mmcurate.schemas import sample as S
 __all__ = ["WRITERS", "EXTENSIONS", "training_columns", "write_webdataset", "write_parquet", "write_arrow"]
 
 _MIME_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
-             "image/bmp": "bmp", "image/tiff": "tiff", "video/mp4": "mp4", "video/webm": "webm"}
+             "image/bmp": "bmp", "image/tiff": "tiff", "video/mp4": "mp4", "video/webm": "webm",
+             "video/x-matroska": "mkv", "video/quicktime": "mov", "video/x-msvideo": "avi", "video/mpeg": "mpg",
+             "video/mp2t": "ts"}
+
+
+# Video clips (with their sampled JPEG frames) go to their own clip records, not into sample shards.
+_NOT_IN_SAMPLE_SHARDS = (*S.BOOKKEEPING_COLUMNS, "clips")
 
 
 def training_columns(table: pa.Table) -> pa.Table:
-    """The rows as they go to trainers: pipeline bookkeeping columns removed."""
-    return table.drop_columns([c for c in S.BOOKKEEPING_COLUMNS if c in table.column_names])
+    """The rows as they go to trainers: pipeline bookkeeping (and clip lists) removed."""
+    return table.drop_columns([c for c in _NOT_IN_SAMPLE_SHARDS if c in table.column_names])
 
 
 def _json_default(value: Any) -> Any:

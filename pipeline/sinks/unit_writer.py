@@ -75,6 +75,20 @@ class UnitWriter:
         return {"path": info.path.relative_to(self.out_dir).as_posix(), "kind": kind, "format": fmt,
                 "rows": rows, "bytes": info.bytes, "sha256": info.sha256, "schema_version": schema_version}
 
+    def _write_clips(self, root: Path, unit_id: str, ok: pa.Table) -> list[dict[str, Any]]:
+        """One record per video clip (frames, timestamps, parent identity) in ``clips/<unit>.parquet``."""
+        from mmcurate.pipeline.video.columns import CLIP_RECORD_SCHEMA, CLIPS
+        from mmcurate.pipeline.video.explode import explode_clips
+
+        if CLIPS not in ok.column_names:
+            return []
+        records = explode_clips(ok)
+        if records.num_rows == 0:
+            return []
+        info = atomic_write(root / "clips" / f"{unit_id}.parquet", lambda fh: pq.write_table(records, fh))
+        version = (CLIP_RECORD_SCHEMA.metadata or {}).get(b"mmcurate.schema", b"video_clip/v1").decode()
+        return [self._file_entry(info, "clips", "parquet", records.num_rows, version)]
+
     def write_unit(self, unit_id: str, unit: pa.Table) -> dict[str, Any]:
         """Write one unit's files; returns its commit record (files and counts)."""
         indices = unit.column(S.UNIT_INDEX).to_pylist()
@@ -95,6 +109,7 @@ class UnitWriter:
                 info = atomic_write(path, lambda fh, f=fmt, t=shard: WRITERS[f](t, fh),
                                     before_rename=lambda: fault_point("writer_before_rename", unit_id))
                 files.append(self._file_entry(info, "shard", fmt, length, schema_version))
+        files += self._write_clips(root, unit_id, ok)
         rejects = _rejects_table(rejected)
         info = atomic_write(root / "rejects" / f"{unit_id}.parquet", lambda fh: pq.write_table(rejects, fh))
         files.append(self._file_entry(info, "rejects", "parquet", rejected.num_rows, REJECT_SCHEMA_VERSION))
