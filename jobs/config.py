@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "ShardConfig", "RayConfig", "JobConfig",
+__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig", "ShardConfig", "RayConfig", "JobConfig",
            "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
 
 
@@ -84,6 +84,17 @@ class VideoConfig:
 
 
 @dataclass(kw_only=True)
+class DedupConfig:
+    """Dedup across the whole input (a signature pass before shards are written)."""
+
+    enabled: bool = True
+    exact: bool = True                   # identical decoded pixels (catches re-encodes of the same image)
+    phash_max_distance: int | None = 4   # perceptual near-duplicates within this many of 64 bits; null: off
+    minhash_threshold: float | None = None  # caption near-duplicates at this estimated Jaccard; null: off
+    keep: Literal["first", "area"] = "first"  # which cluster member survives: lowest sample_id, or largest image
+
+
+@dataclass(kw_only=True)
 class CaptionConfig:
     require: bool = True
     min_chars: int = 1
@@ -114,6 +125,7 @@ class JobConfig:
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     video: VideoConfig = field(default_factory=VideoConfig)
     caption: CaptionConfig = field(default_factory=CaptionConfig)
+    dedup: DedupConfig = field(default_factory=DedupConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
     ray: RayConfig = field(default_factory=RayConfig)
 

@@ -23,10 +23,11 @@ from mmcurate.jobs.demo_web import make_tars, make_web_files, write_url_list
 __all__ = ["run_demo", "demo_config", "make_demo_inputs"]
 
 
-def make_demo_inputs(root: Path, n_scenes: int = 220, n_web: int = 40, seed: int = 0) -> dict[str, dict[str, Any]]:
+def make_demo_inputs(root: Path, n_scenes: int = 220, n_web: int = 40, seed: int = 0,
+                     n_crops: int = 60) -> dict[str, dict[str, Any]]:
     """Local folder, web files and tars under ``root``; returns the expected reasons of each."""
     return {
-        "local": make_demo_folder(root / "local", n_scenes=n_scenes, seed=seed),
+        "local": make_demo_folder(root / "local", n_scenes=n_scenes, n_crops=n_crops, seed=seed),
         "web": {"pairs": make_web_files(root / "web", n_web, seed + 1)},
         "tars": make_tars(root / "tars", n_good=12, seed=seed + 2),
     }

@@ -19,7 +19,10 @@ from PIL import Image
 
 from mmcurate.jobs import media_cases as mc
 
-__all__ = ["make_demo_folder"]
+__all__ = ["make_demo_folder", "DUPLICATE_PREFIX"]
+
+# Expected value for a planted exact copy: "duplicate:<original>"; dedup keeps exactly one of the two.
+DUPLICATE_PREFIX = "duplicate:"
 
 
 def _write(root: Path, name: str, data: bytes, caption: bytes | str | None) -> None:
@@ -57,18 +60,22 @@ def _good_samples(root: Path, rng: np.random.Generator, n_scenes: int, n_crops: 
     return expected
 
 
-def _odd_formats(root: Path, base: Image.Image) -> dict[str, str | None]:
+def _odd_formats(root: Path, rng: np.random.Generator) -> dict[str, str | None]:
+    """Odd but valid files, each a distinct scene (so dedup keeps them all)."""
+    def pic(size: int = 96) -> Image.Image:
+        return mc.scene(rng, size=size)[0]
+
     cases: dict[str, tuple[bytes, str | bytes | None, str | None]] = {
-        "odd_cmyk.jpg": (mc.cmyk_jpeg(base), "a CMYK print-ready photo", None),
+        "odd_cmyk.jpg": (mc.cmyk_jpeg(pic()), "a CMYK print-ready photo", None),
         "odd_16bit.png": (mc.sixteen_bit_png(), "a 16-bit grey gradient", None),
         "odd_palette_alpha.png": (mc.palette_alpha_png(), "a red square on transparency", None),
         "odd_la.png": (mc.la_png(), "a grey ellipse with alpha", None),
         "odd_animated.gif": (mc.animated_gif(), "an animated colour loop", None),
-        "odd_exif_rotated.jpg": (mc.exif_rotated_jpeg(base.resize((80, 40))), "a photo taken sideways", None),
-        "odd_bmp.bmp": (mc.encode(base, "BMP"), "a bitmap picture", None),
-        "odd_tiff.tif": (mc.encode(base, "TIFF"), "a TIFF picture", None),
-        "odd_cp1252.jpg": (mc.encode(base, "JPEG"), b"caf\xe9 cr\xe8me br\xfbl\xe9e", None),
-        "odd_html_caption.png": (mc.encode(base, "PNG"), "<p>Buy <b>now</b> &amp; save</p><script>x()</script>", None),
+        "odd_exif_rotated.jpg": (mc.exif_rotated_jpeg(pic().resize((80, 40))), "a photo taken sideways", None),
+        "odd_bmp.bmp": (mc.encode(pic(), "BMP"), "a bitmap picture", None),
+        "odd_tiff.tif": (mc.encode(pic(), "TIFF"), "a TIFF picture", None),
+        "odd_cp1252.jpg": (mc.encode(pic(), "JPEG"), b"caf\xe9 cr\xe8me br\xfbl\xe9e", None),
+        "odd_html_caption.png": (mc.encode(pic(), "PNG"), "<p>Buy <b>now</b> &amp; save</p><script>x()</script>", None),
     }
     return _plant(root, cases)
 
@@ -129,7 +136,7 @@ def make_demo_folder(root: str | Path, n_scenes: int = 220, n_crops: int = 60, n
     rng = np.random.default_rng(seed)
     expected = _good_samples(root, rng, n_scenes, n_crops)
     base, _ = mc.scene(rng, size=96)
-    expected |= _odd_formats(root, base)
+    expected |= _odd_formats(root, rng)
     expected |= _bad_files(root, base)
     if with_video:
         expected |= _videos(root)
@@ -140,5 +147,5 @@ def make_demo_folder(root: str | Path, n_scenes: int = 220, n_crops: int = 60, n
         for ext in (".txt", ".json"):
             if (root / f"{stem}{ext}").exists():
                 shutil.copyfile(root / f"{stem}{ext}", root / f"dup_{i:02d}_{stem}{ext}")
-        expected[copy] = None  # exact duplicates are kept until the dedup stage lands
+        expected[copy] = f"{DUPLICATE_PREFIX}{name}"  # one of the pair goes: the one with the larger sample_id
     return expected

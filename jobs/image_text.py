@@ -9,6 +9,8 @@ from __future__ import annotations
 from mmcurate.jobs.config import DownloadConfig, InputConfig, JobConfig, VideoConfig, config_hash
 from mmcurate.pipeline.caption_clean import CaptionClean
 from mmcurate.pipeline.decode_image import ImageDecode
+from mmcurate.pipeline.dedup.job_pass import GlobalDedup
+from mmcurate.pipeline.dedup.policy import KeepPolicy
 from mmcurate.pipeline.execute import Pipeline
 from mmcurate.pipeline.readers.base import Reader
 from mmcurate.pipeline.readers.folder import FolderReader
@@ -22,7 +24,7 @@ from mmcurate.pipeline.video.clip_stage import VideoClips
 from mmcurate.pipeline.video.extract import ExtractParams
 from mmcurate.pipeline.video.filters import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 
-__all__ = ["build_reader", "fetch_policy", "video_stages", "build_stages", "build_pipeline"]
+__all__ = ["build_reader", "fetch_policy", "video_stages", "build_stages", "build_dedup", "build_pipeline"]
 
 
 def build_reader(cfg: InputConfig) -> Reader:
@@ -64,15 +66,27 @@ def build_stages(cfg: JobConfig) -> list[Stage]:
     # Downloading only exists for URL lists; rows that already carry media pass through it untouched.
     download: list[Stage] = [Download(policy=fetch_policy(cfg.download), batch_size=64)] if any(
         i.url_column for i in cfg.inputs) else []
-    return download + [
+    return download + [  # dedup signatures see the stages before the video ones: see build_dedup
         ImageDecode(formats=tuple(d.formats), max_pixels=d.max_pixels, min_side=d.min_side,
                     max_aspect=d.max_aspect, jpeg_quality=d.jpeg_quality),
-        *video_stages(cfg.video),
         CaptionClean(require=c.require, min_chars=c.min_chars, max_chars=c.max_chars, strip_html=c.strip_html),
+        *video_stages(cfg.video),
     ]
+
+
+def build_dedup(cfg: JobConfig, stages: list[Stage]) -> GlobalDedup | None:
+    """Dedup sees rows after download, decode and caption cleaning: the stages before the video ones."""
+    d = cfg.dedup
+    if not d.enabled:
+        return None
+    prefix = next(i for i, stage in enumerate(stages) if isinstance(stage, VideoClips))
+    return GlobalDedup(prefix=prefix, exact=d.exact, phash_max_distance=d.phash_max_distance,
+                       minhash_threshold=d.minhash_threshold, policy=KeepPolicy(rule=d.keep))
 
 
 def build_pipeline(cfg: JobConfig) -> Pipeline:
     writer = UnitWriter(out_dir=cfg.output, formats=tuple(cfg.shards.formats), max_rows=cfg.shards.max_rows,
                         max_bytes=cfg.shards.max_bytes, config_hash=config_hash(cfg))
-    return Pipeline(readers=[build_reader(i) for i in cfg.inputs], stages=build_stages(cfg), writer=writer)
+    stages = build_stages(cfg)
+    return Pipeline(readers=[build_reader(i) for i in cfg.inputs], stages=stages, writer=writer,
+                    dedup=build_dedup(cfg, stages))

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from mmcurate.filters.clip_model import TINY_CLIP_ARCH, TINY_CLIP_CONFIG, TINY_CLIP_WEIGHTS, load_clip
-from mmcurate.filters.scenes import scene_batch
+from mmcurate.filters.scenes import WORDS, make_scene, scene_batch
 
 __all__ = ["TrainConfig", "evaluate", "train"]
 
@@ -43,6 +43,8 @@ class TrainConfig:
     threads: int = 2
     seed: int = 0
     eval_every: int = 100
+    word_fraction: float = 0.0  # share of each batch forced to printed-word scenes (reading is learnt last)
+    init: str = ""  # start from these weights (a second, reading-focused phase) instead of random init
     out: Path = TINY_CLIP_WEIGHTS
 
 
@@ -65,8 +67,13 @@ def evaluate(model: torch.nn.Module, tokenizer, n: int = 512, first_seed: int = 
     matched = sim.diag()
     shuffled = sim[torch.arange(n), torch.roll(torch.arange(n), 1)]
     differs = torch.tensor([scenes[i].caption != scenes[(i + 1) % n].caption for i in range(n)])
+    word_scenes = [make_scene(first_seed + 10 * n + i, kind="word") for i in range(min(n, 200))]
+    w_img = F.normalize(model.encode_image(_pixels(word_scenes, mean, std)), dim=-1)
+    w_txt = F.normalize(model.encode_text(tokenizer([f"the word {w}" for w in WORDS])), dim=-1)
+    read = (w_img @ w_txt.T).argmax(dim=1)
     model.train()
     return {
+        "word_read_acc": float(np.mean([WORDS[k] == s.word for k, s in zip(read.tolist(), word_scenes)])),
         "top1_i2t": (sim.argmax(dim=1) == torch.arange(n)).float().mean().item(),
         "matched_gt_mismatched": (matched > shuffled)[differs].float().mean().item(),
         "mean_matched": matched.mean().item(),
@@ -85,7 +92,7 @@ def train(cfg: TrainConfig) -> dict[str, float]:
 
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    model, tokenizer = load_clip(TINY_CLIP_ARCH, checkpoint=None, model_config=TINY_CLIP_CONFIG)
+    model, tokenizer = load_clip(TINY_CLIP_ARCH, checkpoint=cfg.init or None, model_config=TINY_CLIP_CONFIG)
     model.train()
     mean, std = _norm(model)
     decay = [p for n, p in model.named_parameters() if p.ndim >= 2 and "embedding" not in n]
@@ -98,7 +105,10 @@ def train(cfg: TrainConfig) -> dict[str, float]:
         lr = cfg.lr * min(1.0, (step + 1) / cfg.warmup) * 0.5 * (1 + math.cos(math.pi * step / cfg.steps))
         for group in opt.param_groups:
             group["lr"] = lr
-        scenes = scene_batch(cfg.seed * 10**8 + step * cfg.batch_size, cfg.batch_size)
+        first = cfg.seed * 10**8 + step * cfg.batch_size
+        n_word = int(cfg.word_fraction * cfg.batch_size)
+        scenes = [make_scene(first + i, kind="word") for i in range(n_word)]
+        scenes += scene_batch(first + n_word, cfg.batch_size - n_word)
         img_f, txt_f, scale = model(_pixels(scenes, mean, std), tokenizer([s.caption for s in scenes]))[:3]
         logits = scale * img_f @ txt_f.T
         # Identical captions in one batch are true positives: target the caption's first occurrence set.

@@ -18,6 +18,8 @@ from typing import Any
 import pyarrow as pa
 from tqdm import tqdm
 
+from mmcurate.pipeline.dedup.apply import ApplyDedup
+from mmcurate.pipeline.dedup.job_pass import GlobalDedup
 from mmcurate.pipeline.faults import fault_point
 from mmcurate.pipeline.manifest import Manifest
 from mmcurate.pipeline.output_state import prepare_output
@@ -40,6 +42,14 @@ class Pipeline:
     readers: Sequence[Reader]
     stages: Sequence[Stage]
     writer: UnitWriter
+    dedup: GlobalDedup | None = None  # a set-level pass before shards are written; None: no dedup
+
+    def stages_with_dedup(self, removals: pa.Table | None) -> list[Stage]:
+        """The main pass's stages, with the dedup decision applied right after the stages it saw."""
+        stages = list(self.stages)
+        if self.dedup is not None and removals is not None:
+            stages.insert(self.dedup.prefix, ApplyDedup(removals=removals))
+        return stages
 
 
 class ReadUnits:
@@ -56,7 +66,7 @@ class ReadUnits:
         return pa.concat_tables(tables)
 
 
-def _iter_commits_ray(pipeline: Pipeline, units: list[WorkUnit]) -> Any:
+def _iter_commits_ray(pipeline: Pipeline, stages: list[Stage], units: list[WorkUnit]) -> Any:
     import ray.data
 
     from mmcurate.pipeline.ray_adapter import apply_stage
@@ -64,17 +74,17 @@ def _iter_commits_ray(pipeline: Pipeline, units: list[WorkUnit]) -> Any:
     items = [{"unit_id": u.unit_id, "input_index": u.input_index, "spec": u.spec} for u in units]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     ds = ds.map_batches(ReadUnits(pipeline.readers), batch_format="pyarrow", batch_size=None)
-    for stage in pipeline.stages:
+    for stage in stages:
         ds = apply_stage(ds, stage)
     ds = ds.map_batches(pipeline.writer, batch_format="pyarrow", batch_size=None)
     for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         yield from batch.to_pylist()
 
 
-def _iter_commits_local(pipeline: Pipeline, units: list[WorkUnit]) -> Any:
+def _iter_commits_local(pipeline: Pipeline, stages: list[Stage], units: list[WorkUnit]) -> Any:
     for unit in units:
         table = pipeline.readers[unit.input_index].read_unit(unit)
-        table = run_stages(pipeline.stages, table)
+        table = run_stages(stages, table)
         yield from pipeline.writer(table).to_pylist()
 
 
@@ -94,7 +104,14 @@ def run_pipeline(
              len(units), len(done), len(pending), removed)
     started = time.monotonic()
     if pending:
-        commits = _iter_commits_ray(pipeline, pending) if use_ray else _iter_commits_local(pipeline, pending)
+        removals = None
+        if pipeline.dedup is not None:
+            log.info("dedup pass over %d units (signatures, then one decision for the whole input)", len(units))
+            removals = pipeline.dedup.load_or_compute(out_dir, pipeline.readers, pipeline.stages, units, use_ray)
+            log.info("dedup: %d duplicate rows to remove", removals.num_rows)
+        stages = pipeline.stages_with_dedup(removals)
+        run = _iter_commits_ray if use_ray else _iter_commits_local
+        commits = run(pipeline, stages, pending)
         bar = tqdm(total=len(units), initial=len(done), unit="unit", desc="committed", disable=not progress)
         rows = 0
         for commit in commits:

@@ -29,7 +29,9 @@ def mark_rejected(
     ``reason`` is the full ``<stage>:<code>`` string. Rows already rejected keep their first reason:
     the funnel attributes each drop to the first stage that made it.
     """
-    mask = pc.and_(pa.array(mask, pa.bool_()) if isinstance(mask, list) else mask, ok_mask(table))
+    mask = pa.array(mask, pa.bool_()) if isinstance(mask, list) else mask
+    # A null in the mask means "no": left as null, if_else below would null out the status itself.
+    mask = pc.and_(pc.fill_null(mask, False), ok_mask(table))
     for name, value in ((S.STAGE, stage), (S.DROP_REASON, reason), (S.ERROR, error), (S.STATUS, S.STATUS_REJECTED)):
         table = _set_where(table, name, mask, value)
     return table

@@ -51,12 +51,21 @@ def _process_rows_alone(stage: Stage, batch: pa.Table, schema: pa.Schema) -> tup
     for i in range(batch.num_rows):
         row = batch.slice(i, 1)
         try:
-            parts.append(conform(stage.process_batch(row), schema))
+            out = stage.process_batch(row)
+            _check_rows(stage, out, 1)
+            parts.append(conform(out, schema))
         except Exception as exc:  # noqa: BLE001 - isolating one bad row is the point
             failures += 1
             log.warning("%s: row %s failed: %s", stage.name, row.column(S.SAMPLE_ID)[0], exc)
             parts.append(conform(_mark_exception(row, stage, exc), schema))
     return parts, failures
+
+
+def _check_rows(stage: Stage, out: pa.Table, expected: int) -> None:
+    if out.num_rows != expected:
+        raise RuntimeError(f"{stage.name} returned {out.num_rows} rows for {expected}")
+    if out.column(S.STATUS).null_count:
+        raise RuntimeError(f"{stage.name} left {out.column(S.STATUS).null_count} rows with a null status")
 
 
 def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
@@ -75,8 +84,7 @@ def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
         batch = todo.slice(start, stage.batch_size)
         try:
             out = stage.process_batch(batch)
-            if out.num_rows != batch.num_rows:
-                raise RuntimeError(f"{stage.name} returned {out.num_rows} rows for {batch.num_rows}")
+            _check_rows(stage, out, batch.num_rows)
             parts.append(conform(out, schema))
         except Exception:  # noqa: BLE001 - retried row by row below
             log.warning("%s: batch of %d failed; retrying row by row", stage.name, batch.num_rows, exc_info=True)
@@ -91,6 +99,9 @@ def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
     rest = conform(passthrough.drop_columns([_POS]), schema).append_column(_POS, passthrough.column(_POS))
     merged = pa.concat_tables([processed, rest])
     merged = merged.take(pc.sort_indices(merged.column(_POS)))
+    if merged.num_rows != table.num_rows or merged.column(S.STATUS).null_count:
+        raise StageFailed(f"{stage.name}: {merged.num_rows} rows out for {table.num_rows} in, "
+                          f"{merged.column(S.STATUS).null_count} with a null status: rows must never vanish")
     return merged.drop_columns([_POS]).combine_chunks()
 
 

@@ -17,7 +17,7 @@ __all__ = [
     "STATS_SCHEMA",
 ]
 
-REJECT_SCHEMA_VERSION = "reject/v1"
+REJECT_SCHEMA_VERSION = "reject/v2"
 REJECT_SCHEMA = pa.schema(
     [
         pa.field("sample_id", pa.string(), nullable=False, metadata={"doc": "id of the dropped sample"}),
@@ -28,6 +28,7 @@ REJECT_SCHEMA = pa.schema(
         pa.field("stage", pa.string(), nullable=False, metadata={"doc": "versioned stage name that dropped it"}),
         pa.field("reason", pa.string(), nullable=False, metadata={"doc": "'<stage>:<reason>'"}),
         pa.field("error", pa.string(), metadata={"doc": "detail (exception text)"}),
+        pa.field("duplicate_of", pa.string(), metadata={"doc": "dedup rejects: sample_id of the kept row it matched"}),
         pa.field("unit_id", pa.string(), nullable=False, metadata={"doc": "work unit"}),
         pa.field("unit_index", pa.int64(), nullable=False, metadata={"doc": "row position in the unit"}),
     ],

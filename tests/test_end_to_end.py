@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from e2e_support import folder_digest, job_config, make_small_input
+from e2e_support import check_expected_reasons, folder_digest, job_config, make_small_input
 
 from mmcurate.jobs.cli import run_job
 from mmcurate.pipeline.manifest import Manifest
@@ -52,9 +52,7 @@ def test_every_input_is_in_exactly_one_of_accepted_or_rejects(demo_input, ray_ou
     inputs = {p.relative_to(input_dir).as_posix() for p in input_dir.iterdir() if p.suffix not in (".txt", ".json")}
     inputs.add("bad_orphan_caption.txt")
     assert set(seen) == inputs and set(seen.values()) == {1}
-    reasons = {r["locator"]: r["reason"] for r in rejects}
-    for name, reason in expected.items():
-        assert reasons.get(name) == reason, name
+    check_expected_reasons(expected, rejects)
     ids = [r["sample_id"] for r in accepted]
     assert len(ids) == len(set(ids))
 

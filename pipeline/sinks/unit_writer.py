@@ -44,6 +44,8 @@ def _rejects_table(rejected: pa.Table) -> pa.Table:
         "locator": rejected.column(S.LOCATOR), "url": rejected.column(S.URL), "caption": captions,
         "stage": rejected.column(S.STAGE), "reason": rejected.column(S.DROP_REASON),
         "error": rejected.column(S.ERROR), "unit_id": rejected.column(S.UNIT_ID),
+        "duplicate_of": rejected.column("duplicate_of") if "duplicate_of" in rejected.column_names
+        else pa.nulls(rejected.num_rows, pa.string()),
         "unit_index": rejected.column(S.UNIT_INDEX),
     }
     return conform(pa.table(cols), REJECT_SCHEMA)

@@ -12,7 +12,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from e2e_support import check_expected_reasons
+
 from mmcurate.jobs.cli import run_job
+from mmcurate.jobs.config import JobConfig
 from mmcurate.jobs.demo import demo_config, make_demo_inputs
 from mmcurate.jobs.demo_server import DemoServer
 from mmcurate.jobs.demo_web import write_url_list
@@ -24,13 +27,18 @@ def _accepted(out: Path) -> dict[str, tuple]:
                                          [(m["width"], m["height"], m["mime"]) for m in r["media"]]) for r in rows}
 
 
+def _no_dedup(cfg: JobConfig) -> JobConfig:
+    """Ingest is compared against a clean run here; dedup has its own end-to-end test."""
+    return dataclasses.replace(cfg, dedup=dataclasses.replace(cfg.dedup, enabled=False))
+
+
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory, ray_session: str) -> dict:
     root = tmp_path_factory.mktemp("web_inputs")
-    expected = make_demo_inputs(root, n_scenes=24, n_web=24, seed=3)
+    expected = make_demo_inputs(root, n_scenes=24, n_web=24, seed=3, n_crops=10)
     clean = tmp_path_factory.mktemp("clean_inputs")
     (clean / "local").mkdir()
-    for name, reason in expected["local"].items():  # only the files that must be accepted, with sidecars
+    for name, reason in expected["local"].items():  # only files that must be accepted (no copies), with sidecars
         if reason is None:
             for f in (root / "local").glob(name.rsplit(".", 1)[0] + ".*"):
                 shutil.copy(f, clean / "local" / f.name)
@@ -38,10 +46,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory, ray_session: str) -> dict:
     with DemoServer(root / "web") as server:
         url_expected = write_url_list(root / "urls.parquet", server.base, expected["web"]["pairs"])
         dirty = root / "out"
-        funnel = run_job(demo_config(root, dirty, root / "urls.parquet"), address=ray_session, progress=False)
+        funnel = run_job(_no_dedup(demo_config(root, dirty, root / "urls.parquet")), address=ray_session,
+                         progress=False)
         good_pairs = [p for i, p in enumerate(expected["web"]["pairs"]) if i != 5]  # 5 carries noai
         write_url_list(clean / "urls.parquet", server.base, expected["web"]["pairs"])
-        cfg = demo_config(clean, clean / "out", clean / "urls.parquet")
+        cfg = _no_dedup(demo_config(clean, clean / "out", clean / "urls.parquet"))
         cfg = dataclasses.replace(cfg, inputs=cfg.inputs[:2])
         run_job(cfg, address=ray_session, progress=False)
     return {"root": root, "expected": expected, "urls": url_expected, "funnel": funnel, "dirty": dirty,
@@ -53,9 +62,8 @@ def test_every_planted_case_has_its_reason(runs: dict) -> None:
     by_url = {r["url"]: r["reason"] for r in rejects if r["url"]}
     for url, reason in runs["urls"].items():
         assert by_url.get(url) == reason, url
+    check_expected_reasons(runs["expected"]["local"], rejects, dedup=False)
     by_locator = {r["locator"]: r["reason"] for r in rejects}
-    for name, reason in runs["expected"]["local"].items():
-        assert by_locator.get(name) == reason, name
     tar_rejects = {loc.split("#")[0]: reason for loc, reason in by_locator.items() if ".tar:" in loc}
     for key, reason in runs["expected"]["tars"].items():
         assert tar_rejects.get(key.split("#")[0]) == reason, key

@@ -88,3 +88,29 @@ def test_stage_pickles_without_its_heavy_state() -> None:
     stage.__dict__["_model"] = object()  # stands for a loaded model
     clone = pickle.loads(pickle.dumps(stage))
     assert clone._ready is False and "_model" not in clone.__dict__ and clone.poison == "boom"
+
+
+@dataclass(kw_only=True)
+class NullStatus(RowStage):
+    """Test stage with a bug: it blanks the status of one row."""
+
+    name: ClassVar[str] = "null_status_v1"
+
+    def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {S.STATUS: None} if row[S.CAPTION] == "blank" else {}
+
+
+def test_a_row_can_never_vanish_through_a_null_status() -> None:
+    out = run_stage(NullStatus(), sample_table([(b"a", "fine"), (b"b", "blank"), (b"c", "fine")])).to_pylist()
+    assert len(out) == 3 and [r[S.STATUS] for r in out] == ["ok", "rejected", "ok"]
+    assert out[1][S.DROP_REASON] == "null_status_v1:exception" and "null status" in out[1][S.ERROR]
+
+
+def test_mark_rejected_treats_null_mask_entries_as_no() -> None:
+    import pyarrow as pa
+
+    from mmcurate.pipeline.rejects import mark_rejected
+
+    table = sample_table([(b"a", "x"), (b"b", "y")])
+    out = mark_rejected(table, pa.array([None, True], pa.bool_()), "s", "s:r")
+    assert out.column(S.STATUS).to_pylist() == ["ok", "rejected"]

@@ -1,0 +1,262 @@
+"""Dedup across the whole dataset: each method as a plain function on an Arrow table and on Ray.
+
+Dedup is set-level: a duplicate pair split across two files, two blocks or two workers must still be
+found, so no method may decide inside a batch. Every method has the same three steps:
+
+1. **Keys** — explode each row's signature into grouping keys (the sha256 itself; one key per pHash
+   band; one key per MinHash band; a k-means cluster id for SemDeDup).
+2. **Edges** — rows sharing a key are candidates; each group yields verified edges (Hamming distance,
+   estimated Jaccard, cosine). On Ray this is ``groupby(key).map_groups``: the shuffle brings every
+   row with one key to one worker, wherever the rows started.
+3. **Decide** — the edges (one per duplicate, far fewer than rows) come back to the driver for
+   connected components (:mod:`.clusters`) and the keep choice (:mod:`.policy`).
+
+The per-group functions (``_key_edges``, ``_band_edges``, ``_cluster_edges``) are the same code in
+both modes: the library function calls them on the whole exploded table, Ray calls them per group.
+Inputs are slim *signature tables*: ``sample_id``, the signature column(s) and ``dedup_priority``
+(see :func:`signature_table`); rows with a null signature are skipped. Every function returns
+``sample_id, duplicate_of, dedup_method`` for the removed rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from mmcurate.pipeline.dedup.clusters import connected_components, pair_edges_within_groups, star_edges
+from mmcurate.pipeline.dedup.exact import PIXEL_SHA256
+from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE
+from mmcurate.pipeline.dedup.phash import PHASH, band_keys, hamming
+from mmcurate.pipeline.dedup.policy import DEDUP_RESULT_SCHEMA, PRIORITY, KeepPolicy, removal_table
+from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig, cluster_duplicate_edges, semantic_duplicate_edges
+from mmcurate.pipeline.dedup.semdedup import assign_clusters, single_threaded_blas, train_centroids
+from mmcurate.schemas import sample as S
+
+if TYPE_CHECKING:
+    import ray.data
+
+__all__ = [
+    "signature_table",
+    "exact_duplicates",
+    "phash_duplicates",
+    "minhash_duplicates",
+    "semantic_duplicates",
+    "ray_exact_duplicates",
+    "ray_phash_duplicates",
+    "ray_minhash_duplicates",
+    "ray_semantic_duplicates",
+]
+
+_KEY, _BAND, _CLUSTER = "dedup_key", "dedup_band", "dedup_cluster"
+_EDGE_SCHEMA = pa.schema([("left", pa.string()), ("right", pa.string()),
+                          ("left_priority", pa.float64()), ("right_priority", pa.float64())])
+
+
+def signature_table(samples: pa.Table, columns: Sequence[str], policy: KeepPolicy | None = None) -> pa.Table:
+    """``sample_id`` + ``columns`` + ``dedup_priority`` of the ok rows: what the dedup functions read."""
+    ok = samples.filter(pc.equal(samples.column(S.STATUS), S.STATUS_OK)) if S.STATUS in samples.column_names else samples
+    slim = ok.select([S.SAMPLE_ID, *columns])
+    return slim.append_column(PRIORITY, (policy or KeepPolicy()).priority(ok))
+
+
+def _prepared(table: pa.Table, columns: Sequence[str]) -> pa.Table:
+    """Non-null signature rows with a priority column (zeros when absent: keep first by sample_id)."""
+    for column in columns:
+        table = table.filter(pc.is_valid(table.column(column)))
+    if PRIORITY not in table.column_names:
+        table = table.append_column(PRIORITY, pa.array(np.zeros(table.num_rows), pa.float64()))
+    return table
+
+
+def _edge_table(group: pa.Table, edges: np.ndarray) -> pa.Table:
+    ids = group.column(S.SAMPLE_ID).to_numpy(zero_copy_only=False)
+    prio = group.column(PRIORITY).to_numpy(zero_copy_only=False)
+    left, right = edges[:, 0], edges[:, 1]
+    return pa.table([pa.array(ids[left], pa.string()), pa.array(ids[right], pa.string()),
+                     pa.array(prio[left], pa.float64()), pa.array(prio[right], pa.float64())], schema=_EDGE_SCHEMA)
+
+
+def _removals(edges: pa.Table, method: str) -> pa.Table:
+    """Connected components over string-id edges, then the keep choice per component."""
+    if edges.num_rows == 0:
+        return DEDUP_RESULT_SCHEMA.empty_table()
+    names = np.concatenate([edges.column("left").to_numpy(zero_copy_only=False),
+                            edges.column("right").to_numpy(zero_copy_only=False)]).astype(str)
+    prio = np.concatenate([edges.column("left_priority").to_numpy(), edges.column("right_priority").to_numpy()])
+    ids, first, inverse = np.unique(names, return_index=True, return_inverse=True)
+    labels = connected_components(len(ids), inverse.reshape(2, -1).T)
+    return removal_table(ids, labels, prio[first], method, KeepPolicy())
+
+
+# --- per-group edge builders (shared by the library and the Ray paths) -------------------------------
+
+def _key_edges(group: pa.Table) -> pa.Table:
+    keys = np.asarray(group.column(_KEY).to_numpy(zero_copy_only=False)).astype(str)
+    return _edge_table(group, star_edges(keys))
+
+
+def _band_edges(group: pa.Table, verify: Callable[[pa.Table, np.ndarray], np.ndarray] | None) -> pa.Table:
+    keys = group.column(_KEY).to_numpy(zero_copy_only=False)
+    if _BAND in group.column_names:  # pHash band values are only unique per band: key on both
+        combined = np.empty(len(keys), dtype=[("band", "<i4"), ("key", "<u8")])
+        combined["band"], combined["key"] = group.column(_BAND).to_numpy(), keys
+        keys = combined
+    pairs = pair_edges_within_groups(np.asarray(keys))
+    if verify is not None and len(pairs):
+        pairs = pairs[verify(group, pairs)]
+    return _edge_table(group, pairs)
+
+
+def _hamming_ok(max_distance: int) -> Callable[[pa.Table, np.ndarray], np.ndarray]:
+    def ok(group: pa.Table, pairs: np.ndarray) -> np.ndarray:
+        h = group.column(PHASH).to_numpy(zero_copy_only=False).astype(np.uint64)
+        return hamming(h[pairs[:, 0]], h[pairs[:, 1]]) <= max_distance
+    return ok
+
+
+def _jaccard_ok(threshold: float) -> Callable[[pa.Table, np.ndarray], np.ndarray]:
+    def ok(group: pa.Table, pairs: np.ndarray) -> np.ndarray:
+        column = group.column(MINHASH_SIGNATURE).combine_chunks()
+        sig = column.flatten().to_numpy().reshape(len(column), -1)
+        return (sig[pairs[:, 0]] == sig[pairs[:, 1]]).mean(axis=1) >= threshold
+    return ok
+
+
+def _cluster_edges(group: pa.Table, column: str, eps: float) -> pa.Table:
+    emb = group.column(column).combine_chunks()
+    x = emb.flatten().to_numpy(zero_copy_only=False).reshape(len(emb), -1)
+    with single_threaded_blas():
+        return _edge_table(group, cluster_duplicate_edges(x, eps))
+
+
+# --- explode: one row per (row, key) -----------------------------------------------------------------
+
+def _explode_exact(table: pa.Table, column: str) -> pa.Table:
+    return table.append_column(_KEY, table.column(column))
+
+
+def _explode_phash(table: pa.Table, max_distance: int) -> pa.Table:
+    keys = band_keys(table.column(PHASH).to_numpy(zero_copy_only=False).astype(np.uint64), max_distance)
+    n, bands = keys.shape
+    base = table.take(np.repeat(np.arange(n), bands))
+    return base.append_column(_BAND, pa.array(np.tile(np.arange(bands, dtype=np.int32), n))).append_column(
+        _KEY, pa.array(keys.ravel(), pa.uint64()))
+
+
+def _explode_minhash(table: pa.Table, verify: bool) -> pa.Table:
+    bands = table.column(MINHASH_BANDS).combine_chunks()
+    per_row = pc.list_value_length(bands).to_numpy()
+    keep = [S.SAMPLE_ID, PRIORITY, *([MINHASH_SIGNATURE] if verify else [])]
+    base = table.select(keep).take(np.repeat(np.arange(table.num_rows), per_row))
+    return base.append_column(_KEY, bands.flatten().cast(pa.uint64()))
+
+
+# --- library functions ---------------------------------------------------------------------------------
+
+def exact_duplicates(table: pa.Table, column: str = PIXEL_SHA256, method: str | None = None) -> pa.Table:
+    """Rows whose ``column`` (``pixel_sha256`` or ``bytes_sha256``) equals another row's."""
+    table = _prepared(table, [column])
+    return _removals(_key_edges(_explode_exact(table, column)), method or f"exact_{column}_v1")
+
+
+def phash_duplicates(table: pa.Table, max_distance: int = 10) -> pa.Table:
+    """Rows whose 64-bit ``phash`` is within ``max_distance`` bits of another row's."""
+    table = _prepared(table, [PHASH])
+    return _removals(_band_edges(_explode_phash(table, max_distance), _hamming_ok(max_distance)), "phash_v1")
+
+
+def minhash_duplicates(table: pa.Table, threshold: float = 0.7, verify: bool = True) -> pa.Table:
+    """Rows sharing a MinHash band with another row whose estimated Jaccard is >= ``threshold``."""
+    table = _prepared(table, [MINHASH_SIGNATURE, MINHASH_BANDS])
+    check = _jaccard_ok(threshold) if verify else None
+    return _removals(_band_edges(_explode_minhash(table, verify), check), "minhash_v1")
+
+
+def semantic_duplicates(table: pa.Table, column: str = "embedding", config: SemDeDupConfig | None = None) -> pa.Table:
+    """SemDeDup on a fixed-size-list embedding column, on one machine."""
+    config = config or SemDeDupConfig()
+    table = _prepared(table, [column])
+    emb = table.column(column).combine_chunks()
+    x = emb.flatten().to_numpy(zero_copy_only=False).reshape(len(emb), -1)
+    return _removals(_edge_table(table, semantic_duplicate_edges(x, config)), "semdedup_v1")
+
+
+# --- Ray -----------------------------------------------------------------------------------------------
+
+def _gather(edges: ray.data.Dataset) -> pa.Table:
+    tables = [pa.Table.from_batches([b]) if isinstance(b, pa.RecordBatch) else b
+              for b in edges.iter_batches(batch_format="pyarrow", batch_size=None)]
+    tables = [t for t in tables if t.num_rows]
+    return pa.concat_tables(tables).select(_EDGE_SCHEMA.names) if tables else _EDGE_SCHEMA.empty_table()
+
+
+def _ray_grouped(ds: ray.data.Dataset, columns: Sequence[str], explode: Callable[..., pa.Table],
+                 explode_kwargs: dict[str, Any], keys: list[str], edges: Callable[..., pa.Table],
+                 edges_kwargs: dict[str, Any], num_partitions: int | None) -> pa.Table:
+    prepared = ds.map_batches(_prepared, batch_format="pyarrow", fn_kwargs={"columns": list(columns)})
+    exploded = prepared.map_batches(explode, batch_format="pyarrow", fn_kwargs=explode_kwargs)
+    grouped = exploded.groupby(keys, num_partitions=num_partitions).map_groups(edges, batch_format="pyarrow", fn_kwargs=edges_kwargs)
+    return _gather(grouped)
+
+
+def ray_exact_duplicates(ds: ray.data.Dataset, column: str = PIXEL_SHA256, method: str | None = None,
+                         num_partitions: int | None = None) -> pa.Table:
+    """:func:`exact_duplicates` over a Ray Dataset of signature rows.
+
+    ``num_partitions`` (all Ray functions here) is the shuffle's partition count; None lets Ray
+    choose (its default suits clusters; small jobs and tests run faster with a few).
+    """
+    edges = _ray_grouped(ds, [column], _explode_exact, {"column": column}, [_KEY], _key_edges, {}, num_partitions)
+    return _removals(edges, method or f"exact_{column}_v1")
+
+
+def ray_phash_duplicates(ds: ray.data.Dataset, max_distance: int = 10, num_partitions: int | None = None) -> pa.Table:
+    """:func:`phash_duplicates` over a Ray Dataset: ``groupby([band, band value])`` finds candidates."""
+    edges = _ray_grouped(ds, [PHASH], _explode_phash, {"max_distance": max_distance}, [_BAND, _KEY],
+                         _band_edges, {"verify": _hamming_ok(max_distance)}, num_partitions)
+    return _removals(edges, "phash_v1")
+
+
+def ray_minhash_duplicates(ds: ray.data.Dataset, threshold: float = 0.7, verify: bool = True,
+                           num_partitions: int | None = None) -> pa.Table:
+    """:func:`minhash_duplicates` over a Ray Dataset: ``groupby(band key)`` finds candidates.
+
+    With ``verify`` every exploded row carries its signature (``bands`` copies: 8 KB per caption at
+    128 perms x 16 bands); without it, any shared band is an edge, as in datatrove and NeMo Curator.
+    """
+    edges = _ray_grouped(ds, [MINHASH_SIGNATURE, MINHASH_BANDS], _explode_minhash, {"verify": verify}, [_KEY],
+                         _band_edges, {"verify": _jaccard_ok(threshold) if verify else None}, num_partitions)
+    return _removals(edges, "minhash_v1")
+
+
+def _with_cluster(table: pa.Table, column: str, centroids: np.ndarray) -> pa.Table:
+    emb = table.column(column).combine_chunks()
+    x = emb.flatten().to_numpy(zero_copy_only=False).reshape(len(emb), -1)
+    return table.append_column(_CLUSTER, pa.array(assign_clusters(x, centroids), pa.int64()))
+
+
+def ray_semantic_duplicates(ds: ray.data.Dataset, column: str = "embedding", config: SemDeDupConfig | None = None,
+                            train_rows: int = 256_000, num_partitions: int | None = None) -> pa.Table:
+    """SemDeDup on Ray: k-means on a sample of at most ``train_rows``, clusters in parallel.
+
+    ``train_rows`` bounds the driver-side training set (FAISS subsamples to 256 points per centroid
+    anyway); assignment runs in ``map_batches`` and each cluster's exact search in ``map_groups``.
+    """
+    config = config or SemDeDupConfig()
+    n = ds.count()
+    sample = ds.select_columns([column])
+    if n > train_rows:
+        sample = sample.random_sample(train_rows / n, seed=config.seed)
+    parts = [b.column(column).combine_chunks() for b in sample.iter_batches(batch_format="pyarrow", batch_size=None)]
+    x = np.concatenate([p.flatten().to_numpy(zero_copy_only=False).reshape(len(p), -1) for p in parts if len(p)])
+    centroids = train_centroids(x, config)
+    prepared = ds.map_batches(_prepared, batch_format="pyarrow", fn_kwargs={"columns": [column]})
+    clustered = prepared.map_batches(_with_cluster, batch_format="pyarrow",
+                                     fn_kwargs={"column": column, "centroids": centroids})
+    edges = clustered.groupby(_CLUSTER, num_partitions=num_partitions).map_groups(_cluster_edges, batch_format="pyarrow",
+                                                   fn_kwargs={"column": column, "eps": config.eps})
+    return _removals(_gather(edges), "semdedup_v1")
