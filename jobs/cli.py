@@ -1,4 +1,4 @@
-"""The ``mmcurate`` command line: ``run`` a job config, or run the ``demo`` end to end.
+"""The ``mmcurate`` command line: ``run`` a job config, run the ``demo``, or ``train-vqvae``.
 
 Without ``--address`` Ray starts locally (the embedded default); with it the same job runs on a
 cluster, whose workers import the installed ``mmcurate`` package.
@@ -66,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--address", help="Ray cluster address; default: start Ray locally")
     demo.add_argument("--scenes", type=int, default=220, help="generated scene images")
     demo.add_argument("--no-progress", action="store_true")
+    sub.add_parser("train-vqvae", help="train the VQ-VAE image tokenizer (see `mmcurate train-vqvae -h`)")
     return parser
 
 
@@ -80,6 +81,11 @@ def _cmd_run(args: argparse.Namespace) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["train-vqvae"]:  # its own parser and job module: jobs/train_vqvae.py
+        from mmcurate.jobs.train_vqvae import main as train_vqvae_main
+
+        return train_vqvae_main(argv[1:])
     args = _parser().parse_args(argv)
     try:
         if args.command == "run":

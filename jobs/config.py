@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig", "ShardConfig", "RayConfig", "JobConfig",
+__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig", "ClipConfig", "OcrConfig", "FiltersConfig", "ShardConfig", "RayConfig", "JobConfig",
            "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
 
 
@@ -95,6 +95,41 @@ class DedupConfig:
 
 
 @dataclass(kw_only=True)
+class ClipConfig:
+    """CLIP score (open_clip). No arch/checkpoint: the bundled tiny CLIP trained on generated scenes."""
+
+    enabled: bool = True
+    arch: str | None = None            # e.g. ViT-B-32, ViT-SO400M-14-SigLIP
+    checkpoint: str | None = None      # local .safetensors / .pt: nothing is downloaded
+    model_config: str | None = None    # JSON for architectures open_clip does not ship
+    tokenizer_path: str | None = None  # local HF tokenizer folder (SigLIP-style models)
+    min_score: float | None = None     # drop images below this cosine (LAION used 0.28 with ViT-B/32); null: score only
+    video_min_score: float | None = None  # same for the mean over a video's clips
+    write_embedding: bool = False      # keep float16 image embeddings (for embedding dedup)
+    batch_size: int = 256
+    num_gpus: float = 0.0
+    num_cpus: float = 1.0
+
+
+@dataclass(kw_only=True)
+class OcrConfig:
+    """Text in images (Tesseract through its C API, or PP-OCRv4), and T-MARS on top of it."""
+
+    enabled: bool = False
+    backend: Literal["tesseract", "rapidocr"] = "tesseract"
+    max_text_area: float | None = None   # drop text-dominated images above this area fraction
+    min_words: int | None = None         # keep only text-rich images (OCR-focused sets)
+    tmars: bool = False                  # re-score CLIP with text boxes masked (needs clip enabled)
+    tmars_min_masked_score: float | None = None
+
+
+@dataclass(kw_only=True)
+class FiltersConfig:
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    ocr: OcrConfig = field(default_factory=OcrConfig)
+
+
+@dataclass(kw_only=True)
 class CaptionConfig:
     require: bool = True
     min_chars: int = 1
@@ -126,6 +161,7 @@ class JobConfig:
     video: VideoConfig = field(default_factory=VideoConfig)
     caption: CaptionConfig = field(default_factory=CaptionConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
+    filters: FiltersConfig = field(default_factory=FiltersConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
     ray: RayConfig = field(default_factory=RayConfig)
 
@@ -183,14 +219,31 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         key, sep, raw = item.partition("=")
         if not sep or not key:
             raise ConfigError(f"--set expects key=value, got {item!r}")
-        node = data
+        node: Any = data
         parts = key.split(".")
         for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"--set {key}: {part!r} is not a section")
-        node[parts[-1]] = yaml.safe_load(raw)
+            node = _child(node, part, key)
+        last = parts[-1]
+        if isinstance(node, list):
+            node[_list_index(node, last, key)] = yaml.safe_load(raw)
+        else:
+            node[last] = yaml.safe_load(raw)
     return data
+
+
+def _list_index(node: list[Any], part: str, key: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise ConfigError(f"--set {key}: {part!r} is not an index of a {len(node)}-item list")
+    return int(part)
+
+
+def _child(node: Any, part: str, key: str) -> Any:
+    """One step down a ``--set`` path: a mapping key, or a list index (``inputs.0.url_column``)."""
+    if isinstance(node, list):
+        return node[_list_index(node, part, key)]
+    if not isinstance(node, dict):
+        raise ConfigError(f"--set {key}: {part!r} is not a section")
+    return node.setdefault(part, {})
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> JobConfig:

@@ -19,7 +19,7 @@ import pyarrow.parquet as pq
 
 from mmcurate.jobs import media_cases as mc
 
-__all__ = ["make_web_files", "write_url_list", "make_tars", "URL_FAULTS"]
+__all__ = ["make_web_files", "serve_image_cases", "write_url_list", "make_tars", "URL_FAULTS", "SERVED_IMAGE_CASES"]
 
 # path under the server -> expected reject reason
 URL_FAULTS = {
@@ -52,7 +52,31 @@ def make_web_files(root: Path, n: int, seed: int) -> list[tuple[str, str]]:
     return pairs
 
 
-def write_url_list(path: Path, base_url: str, pairs: list[tuple[str, str]]) -> dict[str, str | None]:
+# Image cases of the local folder that are also served over HTTP: the same reason must come out,
+# except where the downloader is the first to see the problem.
+SERVED_IMAGE_CASES = {
+    "bad_truncated.jpg": "image_decode_v1:image_truncated", "bad_header_only.jpg": "image_decode_v1:image_truncated",
+    "bad_bomb.png": "image_decode_v1:decompression_bomb", "bad_too_many_pixels.png": "image_decode_v1:too_many_pixels",
+    "bad_text_bomb.png": "image_decode_v1:metadata_bomb", "bad_tiny.png": "image_decode_v1:too_small",
+    "bad_aspect.png": "image_decode_v1:aspect_ratio", "bad_empty.jpg": "download_v1:empty_body",
+    "bad_html.jpg": "download_v1:content_type_mismatch", "odd_cmyk.jpg": None, "odd_16bit.png": None,
+    "odd_palette_alpha.png": None, "odd_animated.gif": None, "odd_exif_rotated.jpg": None,
+}
+
+
+def serve_image_cases(local: Path, web: Path) -> list[tuple[str, str, str | None]]:
+    """Copy the local image cases under ``web/cases/``; returns (path, caption, expected reason)."""
+    (web / "cases").mkdir(parents=True, exist_ok=True)
+    served = []
+    for name, reason in SERVED_IMAGE_CASES.items():
+        if (local / name).exists():
+            (web / "cases" / name).write_bytes((local / name).read_bytes())
+            served.append((f"cases/{name}", f"served case {name}", reason))
+    return served
+
+
+def write_url_list(path: Path, base_url: str, pairs: list[tuple[str, str]],
+                   cases: list[tuple[str, str, str | None]] = ()) -> dict[str, str | None]:
     """Parquet URL list (url, caption, extra metadata); returns {url: expected reason or None}."""
     expected: dict[str, str | None] = {}
     rows = []
@@ -64,6 +88,10 @@ def write_url_list(path: Path, base_url: str, pairs: list[tuple[str, str]]) -> d
     for path_, reason in URL_FAULTS.items():
         url = f"{base_url}/{path_}"
         rows.append({"url": url, "caption": "a broken link", "license": None, "rank": -1})
+        expected[url] = reason
+    for path_, caption, reason in cases:
+        url = f"{base_url}/{path_}"
+        rows.append({"url": url, "caption": caption, "license": None, "rank": -2})
         expected[url] = reason
     for url, reason in RAW_URL_FAULTS.items():
         rows.append({"url": url, "caption": "a hostile link", "license": None, "rank": -1})

@@ -6,7 +6,15 @@ explicitly as they land; nothing is looked up by name from the config.
 
 from __future__ import annotations
 
-from mmcurate.jobs.config import DownloadConfig, InputConfig, JobConfig, VideoConfig, config_hash
+from typing import Any
+
+from mmcurate.filters.clip_frames import ClipFrameScore
+from mmcurate.filters.clip_score import ClipScoreFilter
+from mmcurate.filters.ocr import OcrFilter
+from mmcurate.filters.tmars import TMarsFilter
+from mmcurate.jobs.config import (
+    ClipConfig, ConfigError, DownloadConfig, FiltersConfig, InputConfig, JobConfig, VideoConfig, config_hash,
+)
 from mmcurate.pipeline.caption_clean import CaptionClean
 from mmcurate.pipeline.decode_image import ImageDecode
 from mmcurate.pipeline.dedup.job_pass import GlobalDedup
@@ -24,7 +32,7 @@ from mmcurate.pipeline.video.clip_stage import VideoClips
 from mmcurate.pipeline.video.extract import ExtractParams
 from mmcurate.pipeline.video.filters import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 
-__all__ = ["build_reader", "fetch_policy", "video_stages", "build_stages", "build_dedup", "build_pipeline"]
+__all__ = ["build_reader", "fetch_policy", "video_stages", "filter_stages", "build_stages", "build_dedup", "build_pipeline"]
 
 
 def build_reader(cfg: InputConfig) -> Reader:
@@ -61,6 +69,31 @@ def video_stages(v: VideoConfig) -> list[Stage]:
     ]
 
 
+def _model_fields(c: ClipConfig) -> dict[str, Any]:
+    fields: dict[str, Any] = {"num_gpus": c.num_gpus, "num_cpus": c.num_cpus}
+    if c.arch is not None:
+        if c.checkpoint is None:
+            raise ConfigError("filters.clip.checkpoint is required with filters.clip.arch (nothing is downloaded)")
+        fields |= {"arch": c.arch, "checkpoint": c.checkpoint, "model_config": c.model_config,
+                   "tokenizer_path": c.tokenizer_path}
+    return fields
+
+
+def filter_stages(f: FiltersConfig) -> list[Stage]:
+    """CLIP on images and on video clips, then OCR and T-MARS, as configured."""
+    stages: list[Stage] = []
+    model = _model_fields(f.clip)
+    if f.clip.enabled:
+        stages.append(ClipScoreFilter(min_score=f.clip.min_score, write_embedding=f.clip.write_embedding,
+                                      batch_size=f.clip.batch_size, require_image=False, **model))
+        stages.append(ClipFrameScore(min_score=f.clip.video_min_score, **model))
+    if f.ocr.enabled:
+        stages.append(OcrFilter(backend=f.ocr.backend, max_text_area=f.ocr.max_text_area, min_words=f.ocr.min_words))
+        if f.ocr.tmars:
+            stages.append(TMarsFilter(min_masked_score=f.ocr.tmars_min_masked_score, **model))
+    return stages
+
+
 def build_stages(cfg: JobConfig) -> list[Stage]:
     d, c = cfg.decode, cfg.caption
     # Downloading only exists for URL lists; rows that already carry media pass through it untouched.
@@ -71,6 +104,7 @@ def build_stages(cfg: JobConfig) -> list[Stage]:
                     max_aspect=d.max_aspect, jpeg_quality=d.jpeg_quality),
         CaptionClean(require=c.require, min_chars=c.min_chars, max_chars=c.max_chars, strip_html=c.strip_html),
         *video_stages(cfg.video),
+        *filter_stages(cfg.filters),
     ]
 
 

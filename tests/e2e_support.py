@@ -43,6 +43,9 @@ def job_dict(input_dir: Path, out_dir: Path) -> dict:
         "inputs": [{"kind": "folder", "path": str(input_dir), "unit_rows": 16}],
         "output": str(out_dir),
         "shards": {"max_rows": 10, "max_bytes": 400_000},
+        # The model filters have their own tests and a Ray run in test_demo_inputs; here they would only
+        # multiply the cost of the many resume and cluster runs.
+        "filters": {"clip": {"enabled": False}},
     }
 
 

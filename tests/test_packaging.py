@@ -48,3 +48,22 @@ def test_default_job_config_ships_with_the_package() -> None:
     from mmcurate.jobs.cli import default_config_path
 
     assert default_config_path().is_file()
+
+
+def test_no_module_loosens_pillows_global_bomb_limit() -> None:
+    import importlib
+    import pkgutil
+
+    from PIL import Image
+
+    import mmcurate.pipeline
+
+    default = Image.MAX_IMAGE_PIXELS
+    for package in ("mmcurate.pipeline", "mmcurate.filters", "mmcurate.tokenizers", "mmcurate.jobs", "mmcurate.schemas"):
+        module = importlib.import_module(package)
+        for info in pkgutil.walk_packages(module.__path__, prefix=f"{package}."):
+            if info.name.endswith("__main__"):
+                continue
+            importlib.import_module(info.name)
+    assert Image.MAX_IMAGE_PIXELS == default
+    assert mmcurate.pipeline

@@ -17,8 +17,8 @@ from PIL import Image, ImageOps
 
 __all__ = ["bytes_sha256", "iter_images"]
 
-# Decompression-bomb guard: hashing never needs more than a few hundred megapixels.
-Image.MAX_IMAGE_PIXELS = 300_000_000
+# No global Pillow settings here: images reach the hashes only after image_decode_v1 validated them
+# (size, bombs), and changing Image.MAX_IMAGE_PIXELS would weaken every other decoder in the process.
 
 
 def bytes_sha256(item: dict[str, Any]) -> str:

@@ -51,3 +51,10 @@ def test_cli_run_local_folder_with_input_and_output(tmp_path: Path, ray_session:
     printed = capsys.readouterr().out
     assert code == 0 and "accepted" in printed and "image_decode_v1:decompression_bomb" in printed
     assert (tmp_path / "out" / "manifest.parquet").exists()
+
+
+def test_set_reaches_into_lists() -> None:
+    cfg = load_config(default_config_path(), ["inputs.0.url_column=url", "inputs.0.kind=parquet"])
+    assert cfg.inputs[0].url_column == "url" and cfg.inputs[0].kind == "parquet"
+    with pytest.raises(ConfigError, match="inputs.3.kind"):
+        load_config(default_config_path(), ["inputs.3.kind=csv"])

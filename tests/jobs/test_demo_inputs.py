@@ -44,7 +44,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory, ray_session: str) -> dict:
                 shutil.copy(f, clean / "local" / f.name)
     (clean / "tars").mkdir()
     with DemoServer(root / "web") as server:
-        url_expected = write_url_list(root / "urls.parquet", server.base, expected["web"]["pairs"])
+        url_expected = write_url_list(root / "urls.parquet", server.base, expected["web"]["pairs"],
+                                      expected["web"]["cases"])
         dirty = root / "out"
         funnel = run_job(_no_dedup(demo_config(root, dirty, root / "urls.parquet")), address=ray_session,
                          progress=False)

@@ -1,0 +1,185 @@
+"""Loading an open_clip model from local files, and embedding images and captions with it.
+
+Shared by the CLIP-score and T-MARS filters (and the tiny-CLIP training job). Nothing is downloaded:
+the architecture comes from open_clip's built-in configs or a local config JSON (registered with
+``open_clip.add_model_config``), the weights from a local safetensors / PyTorch checkpoint loaded into
+``create_model(arch, pretrained=None)``. CLIP-style tokenizers are open_clip's bundled BPE; SigLIP-style
+models (``hf_tokenizer_name`` in their config) need ``tokenizer_path``, a local HuggingFace tokenizer
+directory, because their tokenizers live on the hub.
+
+Embeddings are L2-normalised float32 numpy arrays, so a CLIP score is a dot product (LAION, DataComp).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["TINY_CLIP_ARCH", "TINY_CLIP_CONFIG", "TINY_CLIP_WEIGHTS", "ClipEmbedder", "ClipModelFields", "load_clip"]
+
+log = logging.getLogger(__name__)
+
+ASSETS = Path(__file__).resolve().parent / "assets"
+TINY_CLIP_CONFIG = ASSETS / "tiny_clip.json"
+TINY_CLIP_WEIGHTS = ASSETS / "tiny_clip.safetensors"
+TINY_CLIP_ARCH = TINY_CLIP_CONFIG.stem  # open_clip registers a config file under its stem
+
+
+def load_clip(
+    arch: str,
+    checkpoint: str | Path | None,
+    model_config: str | Path | None = None,
+    tokenizer_path: str | Path | None = None,
+    device: str = "cpu",
+) -> tuple[Any, Any]:
+    """(model, tokenizer) for ``arch`` with weights from ``checkpoint`` (None: random init, for training)."""
+    import open_clip
+
+    if model_config is not None and open_clip.get_model_config(arch) is None:
+        open_clip.add_model_config(Path(model_config))  # registered under the file's stem, once per process
+    cfg = open_clip.get_model_config(arch)
+    if cfg is None:
+        raise ValueError(f"unknown open_clip architecture {arch!r}; pass model_config=<json> for a custom one")
+    # pretrained_text=False: HF text towers must not fetch base weights; ours come from `checkpoint`.
+    model = open_clip.create_model(arch, pretrained=None, pretrained_text=False, device="cpu")
+    if checkpoint is not None:
+        open_clip.load_checkpoint(model, str(checkpoint), strict=True)
+    model = model.to(device).eval()
+
+    text_cfg = cfg.get("text_cfg", {})
+    if text_cfg.get("hf_tokenizer_name") or "siglip" in arch.lower():
+        if tokenizer_path is None:
+            raise ValueError(f"{arch} uses a HuggingFace tokenizer; pass tokenizer_path=<local tokenizer dir>")
+        from open_clip.tokenizer import HFTokenizer
+
+        tokenizer = HFTokenizer(
+            str(tokenizer_path),
+            context_length=text_cfg.get("context_length", 64),
+            tokenizer_mode=text_cfg.get("tokenizer_mode"),
+            **text_cfg.get("tokenizer_kwargs", {}),
+        )
+    else:
+        tokenizer = open_clip.get_tokenizer(arch)
+    return model, tokenizer
+
+
+class ClipEmbedder:
+    """A loaded model plus its eval transform; embeds PIL images and captions in micro-batches.
+
+    On CUDA the towers run under bf16 autocast (the embeddings are returned as float32); on CPU they run
+    in fp32, since CPU autocast is slower than fp32 for these shapes and changes scores.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, device: str, batch_size: int = 256) -> None:
+        import torch
+        from open_clip.transform import PreprocessCfg, image_transform_v2
+
+        self.model, self.tokenizer, self.device, self.batch_size = model, tokenizer, device, batch_size
+        self.transform = image_transform_v2(PreprocessCfg(**model.visual.preprocess_cfg), is_train=False)
+        self._torch = torch
+        # Trailing padding is inert only for causal towers pooled at the EOT token (CLIP); bidirectional
+        # towers (SigLIP) see the padding, so their token tensors keep the full context length.
+        text = getattr(model, "text", model)
+        pool = getattr(model, "text_pool_type", getattr(text, "pool_type", None))
+        self.trim_padding = pool == "argmax" and getattr(model, "attn_mask", getattr(text, "attn_mask", None)) is not None
+
+    @classmethod
+    def from_files(
+        cls,
+        arch: str,
+        checkpoint: str | Path | None,
+        model_config: str | Path | None = None,
+        tokenizer_path: str | Path | None = None,
+        device: str | None = None,
+        batch_size: int = 256,
+    ) -> ClipEmbedder:
+        import torch
+
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model, tokenizer = load_clip(arch, checkpoint, model_config, tokenizer_path, device)
+        return cls(model, tokenizer, device, batch_size)
+
+    def _autocast(self):  # noqa: ANN202 - a context manager
+        torch = self._torch
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.device.startswith("cuda") else nullcontext()
+
+    def _normalised(self, x: Any) -> np.ndarray:
+        x = x.float()
+        return (x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)).cpu().numpy()
+
+    def embed_images(self, images: Sequence[Any]) -> np.ndarray:
+        """(n, d) unit-norm float32 embeddings of PIL images."""
+        torch = self._torch
+        out = []
+        with torch.inference_mode(), self._autocast():
+            for i in range(0, len(images), self.batch_size):
+                px = torch.stack([self.transform(im) for im in images[i : i + self.batch_size]]).to(self.device)
+                out.append(self._normalised(self.model.encode_image(px)))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    def tokenize(self, texts: Sequence[str]) -> Any:
+        tokens = self.tokenizer(list(texts))
+        if self.trim_padding and tokens.numel():
+            last = int(tokens.argmax(dim=-1).max()) + 1  # EOT has the highest id in CLIP's BPE vocabulary
+            tokens = tokens[:, :last]
+        return tokens
+
+    def _encode_text(self, tokens: Any) -> Any:
+        m = self.model
+        if not (self.trim_padding and hasattr(m, "positional_embedding") and hasattr(m, "transformer")):
+            return m.encode_text(tokens)  # custom text towers slice their position table themselves
+        # open_clip's CLIP.encode_text adds the full position table, so a trimmed batch goes through
+        # the same layers here with the table and causal mask cut to its length (checked by a test).
+        from open_clip.transformer import text_global_pool
+
+        n = tokens.shape[1]
+        cast = m.transformer.get_cast_dtype()
+        x = m.token_embedding(tokens).to(cast) + m.positional_embedding[:n].to(cast)
+        x = m.ln_final(m.transformer(x, attn_mask=m.attn_mask[:n, :n]))
+        x = text_global_pool(x, tokens, m.text_pool_type, eos_token_id=getattr(m, "text_eos_id", None))
+        proj = m.text_projection
+        if proj is None:
+            return x
+        return proj(x) if isinstance(proj, self._torch.nn.Linear) else x @ proj
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, d) unit-norm float32 embeddings of captions (truncated to the model's context)."""
+        torch = self._torch
+        out = []
+        with torch.inference_mode(), self._autocast():
+            for i in range(0, len(texts), self.batch_size):
+                tokens = self.tokenize(texts[i : i + self.batch_size]).to(self.device)
+                out.append(self._normalised(self._encode_text(tokens)))
+        return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
+
+    @property
+    def dim(self) -> int:
+        return int(getattr(self.model.visual, "output_dim", 0))
+
+
+@dataclass(kw_only=True)
+class ClipModelFields:
+    """The model part of a CLIP-based stage's config (mixed into the CLIP-score and T-MARS filters).
+
+    Defaults are the bundled tiny CLIP. For OpenAI ViT-B/32 weights saved locally:
+    ``arch="ViT-B-32", checkpoint="/models/vit_b_32.safetensors", model_config=None``.
+    """
+
+    arch: str = TINY_CLIP_ARCH
+    checkpoint: str = str(TINY_CLIP_WEIGHTS)
+    model_config: str | None = str(TINY_CLIP_CONFIG)  # JSON for archs open_clip does not ship
+    tokenizer_path: str | None = None  # local HF tokenizer dir, needed by SigLIP-style archs
+    device: str | None = None  # None: cuda when available, else cpu
+    num_gpus: float = 0.0  # scheduler hint for the Ray actor pool
+    num_cpus: float = 1.0
+
+    def load_embedder(self, batch_size: int) -> ClipEmbedder:
+        return ClipEmbedder.from_files(
+            self.arch, self.checkpoint, self.model_config, self.tokenizer_path, self.device, batch_size
+        )

@@ -1,0 +1,130 @@
+"""Per-sample token counts per modality under the target model (``mixture_tokens_v1``).
+
+The budget balancer and the packer work on lengths, so this row stage writes them once: vision tokens
+from :mod:`mmcurate.tokenizers.patch` (trainer-exact, wrappers included), text tokens from a pluggable
+:class:`~.text_tokens.TextTokenCounter`. When :class:`PatchTokenCount` already ran, its
+``tokens_image``/``tokens_video`` are reused; otherwise they are computed here with the same code.
+Video comes from ``clips`` when present (each clip's sampled ``frame_ts`` at its ``sample_fps``,
+``sample_frames=False``: the frames are already chosen), else from the media items at ``video_fps``.
+
+Text is the synthesized conversation (``synthesize_v1_llava``) when present, else the caption; the
+supervised tokens are the gpt turns, or the whole caption for captioning data. ``turn_overhead`` adds
+the chat template's per-turn tokens (Qwen's ``<|im_start|>role\\n ... <|im_end|>\\n`` is 5).
+
+``modality`` (the mixture group): ``instruction`` when ``label_instructions`` and conversations
+exist, else ``video``, ``image_text`` or ``text``. Per-sample ``caps`` ({modality or "total": max
+tokens}, e.g. ``{"video": 16384}``) reject a row with ``mixture_tokens_v1:over_cap``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from mmcurate.pipeline.mixture.columns import (
+    CLIPS, INSTRUCT_LLAVA, MODALITY, MODALITY_IMAGE_TEXT, MODALITY_INSTRUCTION, MODALITY_TEXT, MODALITY_VIDEO,
+    TOKEN_FIELDS, TOKENS_SUPERVISED, TOKENS_TEXT, TOKENS_TOTAL,
+)
+from mmcurate.pipeline.mixture.text_tokens import HeuristicCounter, TextTokenCounter
+from mmcurate.pipeline.stage import Reject, RowStage
+from mmcurate.schemas import sample as S
+from mmcurate.tokenizers.patch import video_token_count
+from mmcurate.tokenizers.patch_stage import TOKENS_IMAGE, TOKENS_VIDEO, PatchTokenCount
+from mmcurate.tokenizers.plan import PatchScheme
+
+__all__ = ["CountTokens"]
+
+_IMAGE_MARK = "<image>"
+
+
+@dataclass(kw_only=True)
+class CountTokens(RowStage):
+    """Write ``tokens_text``, ``tokens_supervised``, ``tokens_total``, ``modality`` (+ image/video counts)."""
+
+    name: ClassVar[str] = "mixture_tokens_v1"
+    reads: ClassVar[tuple[str, ...]] = (S.MEDIA, S.CAPTION)  # + synthesize_v1_llava, clips, tokens_* if present
+    writes: ClassVar[tuple[pa.Field, ...]] = (
+        pa.field(TOKENS_IMAGE, pa.int64(), metadata={"doc": "LLM tokens of all image items (0 if none)"}),
+        pa.field(TOKENS_VIDEO, pa.int64(), metadata={"doc": "LLM tokens of all video items or clips (0 if none)"}),
+        *TOKEN_FIELDS,
+    )
+
+    scheme: PatchScheme = PatchScheme.QWEN2_VL
+    image_overrides: dict[str, Any] = field(default_factory=dict)
+    video_overrides: dict[str, Any] = field(default_factory=dict)
+    video_fps: float | None = None
+    text_counter: TextTokenCounter = field(default_factory=HeuristicCounter)
+    turn_overhead: int = 5
+    caps: dict[str, int] = field(default_factory=dict)
+    label_instructions: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.scheme, str):
+            self.scheme = PatchScheme(self.scheme)
+        bad = {k: v for k, v in self.caps.items() if v < 1}
+        if bad:
+            raise ValueError(f"caps must be >= 1 token, got {bad}")
+        self._patch_stage()  # validates the scheme overrides at construction
+
+    def _patch_stage(self) -> PatchTokenCount:
+        # Built lazily: attributes starting with "_" do not travel when Ray pickles the stage.
+        if getattr(self, "_patch", None) is None:
+            self._patch = PatchTokenCount(scheme=self.scheme, image_overrides=self.image_overrides,
+                                          video_overrides=self.video_overrides, video_fps=self.video_fps)
+        return self._patch
+
+    def _media_tokens(self, row: dict[str, Any]) -> tuple[int, int]:
+        image, video = row.get(TOKENS_IMAGE), row.get(TOKENS_VIDEO)
+        clips = row.get(CLIPS)
+        if clips:
+            video = 0
+            for clip in clips:
+                n = len(clip.get("frame_ts") or [])
+                if n and clip.get("width") and clip.get("height") and clip.get("sample_fps"):
+                    try:
+                        video += video_token_count(n, clip["sample_fps"], clip["height"], clip["width"], self.scheme,
+                                                   **{"sample_frames": False, **self.video_overrides})
+                    except ValueError as exc:
+                        raise Reject("untokenizable", f"clip {clip.get('clip_index')}: {exc}") from None
+        if image is None or video is None:
+            counted = self._patch_stage().process_row(row)  # raises Reject(not_decoded | untokenizable)
+            image = counted[TOKENS_IMAGE] if image is None else image
+            video = counted[TOKENS_VIDEO] if video is None else video
+        if video is None:
+            has_video = any(m and m.get("kind") == "video" for m in row.get(S.MEDIA) or [])
+            if has_video:
+                raise Reject("video_uncounted", "video items need video_fps or a clips column to be counted")
+            video = 0
+        return int(image), int(video)
+
+    def _text_tokens(self, row: dict[str, Any]) -> tuple[int, int, bool]:
+        raw = row.get(INSTRUCT_LLAVA)
+        if raw:
+            turns = [t for rec in json.loads(raw) for t in rec["conversations"]]
+            texts = [t["value"].replace(_IMAGE_MARK, "").strip() for t in turns]
+            counts = self.text_counter.count(texts)
+            total = sum(counts) + self.turn_overhead * len(turns)
+            supervised = sum(c + self.turn_overhead for c, t in zip(counts, turns) if t["from"] == "gpt")
+            return total, supervised, True
+        caption = row.get(S.CAPTION) or ""
+        (n,) = self.text_counter.count([caption])
+        return n + (self.turn_overhead if caption else 0), n, False
+
+    def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        image, video = self._media_tokens(row)
+        text, supervised, instructed = self._text_tokens(row)
+        if instructed and self.label_instructions:
+            modality = MODALITY_INSTRUCTION
+        else:
+            modality = MODALITY_VIDEO if video else (MODALITY_IMAGE_TEXT if image else MODALITY_TEXT)
+        total = text + image + video
+        for key, value in (("image", image), ("video", video), ("text", text), ("total", total), (modality, total)):
+            cap = self.caps.get(key)
+            if cap is not None and value > cap:
+                raise Reject("over_cap", f"{key} tokens {value} > cap {cap}")
+        return {TOKENS_IMAGE: image, TOKENS_VIDEO: video, TOKENS_TEXT: text, TOKENS_SUPERVISED: supervised,
+                TOKENS_TOTAL: total, MODALITY: modality}
