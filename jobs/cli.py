@@ -46,8 +46,13 @@ def run_job(cfg: JobConfig, *, address: str | None = None, overwrite: bool = Fal
 
         init_ray(address=address or cfg.ray.address, num_cpus=cfg.ray.num_cpus,
                  object_store_memory=cfg.ray.object_store_memory, env_vars=fault_env(), progress=progress)
-    return run_pipeline(build_pipeline(cfg), config_hash=config_hash(cfg), use_ray=use_ray, overwrite=overwrite,
-                        progress=progress)
+    funnel = run_pipeline(build_pipeline(cfg), config_hash=config_hash(cfg), use_ray=use_ray, overwrite=overwrite,
+                          progress=progress)
+    if cfg.mixture.enabled:
+        from mmcurate.jobs.mixture import run_mixture
+
+        funnel["mixture"] = run_mixture(cfg.mixture, cfg.output, config_hash(cfg))
+    return funnel
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig", "ClipConfig", "OcrConfig", "FiltersConfig", "ShardConfig", "RayConfig", "JobConfig",
+__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig", "ClipConfig", "OcrConfig", "FiltersConfig", "MixtureConfig", "ShardConfig", "RayConfig", "JobConfig",
            "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
 
 
@@ -130,6 +130,27 @@ class FiltersConfig:
 
 
 @dataclass(kw_only=True)
+class MixtureConfig:
+    """Instructions, token counts under a target model, then (after shards) balance, loss weights, packs."""
+
+    enabled: bool = True
+    scheme: Literal["clip_336", "qwen2_vl", "qwen3_vl", "llava_onevision"] = "qwen2_vl"
+    synthesize: bool = True                  # LLaVA-style instructions from offline templates
+    llm_base_url: str | None = None          # an OpenAI-compatible endpoint instead of templates
+    llm_model: str | None = None
+    llm_api_key_env: str = "MMCURATE_LLM_API_KEY"
+    video_token_cap: int = 16384             # a video's tokens above this: rejected (over_cap)
+    total_tokens: int | None = None          # budget; null: the natural total
+    modality_shares: dict[str, float] | None = None  # e.g. {image_text: 0.55, video: 0.25, instruction: 0.2}
+    max_repeats: int = 4
+    loss_weighting: Literal["sqrt", "token", "sample"] = "sqrt"
+    context: int = 8192                      # pack length; longer samples are rejected (pack_v1:too_long)
+    vq_tokenize: bool = False                # discrete image codes with the VQ-VAE (Chameleon-style)
+    vq_checkpoint: str = ""                  # "" = the shipped small checkpoint; or a local .safetensors stem
+    vq_num_gpus: float = 0.0                 # > 0: a GPU actor pool, bf16
+
+
+@dataclass(kw_only=True)
 class CaptionConfig:
     require: bool = True
     min_chars: int = 1
@@ -162,6 +183,7 @@ class JobConfig:
     caption: CaptionConfig = field(default_factory=CaptionConfig)
     dedup: DedupConfig = field(default_factory=DedupConfig)
     filters: FiltersConfig = field(default_factory=FiltersConfig)
+    mixture: MixtureConfig = field(default_factory=MixtureConfig)
     shards: ShardConfig = field(default_factory=ShardConfig)
     ray: RayConfig = field(default_factory=RayConfig)
 
@@ -182,6 +204,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
         (item,) = typing.get_args(tp)
         return [_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {type(value).__name__}")
+        key_type, value_type = typing.get_args(tp)
+        return {_convert(key_type, k, where): _convert(value_type, v, f"{where}.{k}") for k, v in value.items()}
     if origin is Literal:
         if value not in typing.get_args(tp):
             raise ConfigError(f"{where}: {value!r} is not one of {list(typing.get_args(tp))}")

@@ -38,7 +38,8 @@ def make_demo_inputs(root: Path, n_scenes: int = 220, n_web: int = 40, seed: int
 def demo_config(root: Path, out: Path, url_list: Path) -> JobConfig:
     cfg = load_config(default_config_path(), ["download.allowed_networks=['127.0.0.1/32']",
                                               "download.total_timeout=8", "download.connect_timeout=2",
-                                              "filters.ocr.enabled=true", "filters.ocr.max_text_area=0.5"])
+                                              "filters.ocr.enabled=true", "filters.ocr.max_text_area=0.5",
+                                              "mixture.vq_tokenize=true"])
     inputs = [
         InputConfig(kind="folder", path=str(root / "local"), unit_rows=100),
         InputConfig(kind="parquet", path=str(url_list), url_column="url", unit_rows=25),

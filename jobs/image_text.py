@@ -12,6 +12,7 @@ from mmcurate.filters.clip_frames import ClipFrameScore
 from mmcurate.filters.clip_score import ClipScoreFilter
 from mmcurate.filters.ocr import OcrFilter
 from mmcurate.filters.tmars import TMarsFilter
+from mmcurate.jobs.mixture import mixture_stages
 from mmcurate.jobs.config import (
     ClipConfig, ConfigError, DownloadConfig, FiltersConfig, InputConfig, JobConfig, VideoConfig, config_hash,
 )
@@ -105,6 +106,7 @@ def build_stages(cfg: JobConfig) -> list[Stage]:
         CaptionClean(require=c.require, min_chars=c.min_chars, max_chars=c.max_chars, strip_html=c.strip_html),
         *video_stages(cfg.video),
         *filter_stages(cfg.filters),
+        *mixture_stages(cfg.mixture),
     ]
 
 

@@ -9,8 +9,8 @@ Two decode passes, so memory stays flat however long the video is:
    again, keep exactly those frames (upright, capped to ``frame_max_pixels``, JPEG), measure motion
    between consecutive samples, and optionally re-encode each clip to its own MP4. Without MP4s, the
    decoder is told to drop frames nothing refers to (``skip_frame=NONREF``) unless they are planned:
-   B-frames in most H.264/HEVC, which made pass 2 ~15-35% cheaper in ``bench/video.py``; the planned
-   frames are bit-identical either way.
+   B-frames in most H.264/HEVC (measured: that decode 6-33% cheaper on the bench files, ~5-9% off a
+   whole ``extract_clips``); the planned frames are bit-identical either way.
 
 Everything is deterministic for a given input and config (no RNG), so a retry or rerun reproduces the
 same clips. Expected failures raise :class:`Reject` with a code from :data:`.clip_stage.REJECT_REASONS`.
@@ -117,7 +117,9 @@ def _open_stream(source: VideoSource, threads: int) -> tuple[av.container.InputC
     return container, stream
 
 
-def _scan(source: VideoSource, p: ExtractParams) -> tuple[VideoProbe, np.ndarray, np.ndarray, list[int | None]]:
+def _scan(
+    source: VideoSource, p: ExtractParams
+) -> tuple[VideoProbe, np.ndarray, np.ndarray, list[int | None]]:
     """Pass 1: probe, timestamps (s, from the first frame), content scores and raw pts of every frame."""
     container, stream = _open_stream(source, p.threads)
     with container:
