@@ -7,8 +7,9 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 VENV=${MMCURATE_VENV:-.venv}
 
-# System packages: Tesseract's English data for the OCR filter, ffmpeg-free PyAV wheels need nothing.
-APT_PACKAGES="tesseract-ocr tesseract-ocr-eng python3-venv"
+# System packages: Tesseract's English data for the OCR filter (PyAV's wheel bundles its own FFmpeg).
+# chromium renders the stats report in its test; ffmpeg is bench/video.py's baseline.
+APT_PACKAGES="tesseract-ocr tesseract-ocr-eng python3-venv chromium ffmpeg"
 if command -v apt-get >/dev/null 2>&1; then
   missing=""
   for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

@@ -262,12 +262,9 @@ def run_img2dataset(python: Path, urls: Path, out: Path, rows: int, shard_rows: 
 def mmcurate_config(path: Path, urls: Path, out: Path, unit_rows: int, max_workers: int, per_host: int) -> Path:
     """A job YAML: the default job on a Parquet URL list, webdataset output only, loopback allowed.
 
-    A file rather than ``--input``/``--set``: ``--set inputs.0.url_column=url`` is refused by the
-    current ``apply_overrides`` (it does not index into lists).
+    A file rather than ``--input``/``--set``, so the whole config is visible next to the results.
     """
     import yaml
-
-    from mmcurate.jobs.config import JobConfig
 
     config = {
         "inputs": [{"kind": "parquet", "path": str(urls), "url_column": "url", "caption_column": "caption",
@@ -276,9 +273,11 @@ def mmcurate_config(path: Path, urls: Path, out: Path, unit_rows: int, max_worke
         "download": {"allowed_networks": ["127.0.0.1/32"], "max_workers": max_workers, "per_host_limit": per_host},
         "shards": {"formats": ["webdataset"]},
     }
-    if "dedup" in {f.name for f in dataclasses.fields(JobConfig)}:
-        # Cross-input dedup is a second pass img2dataset has no counterpart for: off, like for like.
-        config["dedup"] = {"enabled": False}
+    # Like for like: img2dataset downloads, validates by decoding and writes tars. It has no dedup pass,
+    # no CLIP/OCR scoring and no mixture step, so those are off here; video stages pass images through.
+    config["dedup"] = {"enabled": False}
+    config["filters"] = {"clip": {"enabled": False}}
+    config["mixture"] = {"enabled": False}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 

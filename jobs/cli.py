@@ -1,4 +1,4 @@
-"""The ``mmcurate`` command line: ``run`` a job config, run the ``demo``, or ``train-vqvae``.
+"""The ``mmcurate`` command line: ``run`` a job, the ``demo``, ``train-vqvae``, ``stats``/``inspect``/``export``.
 
 Without ``--address`` Ray starts locally (the embedded default); with it the same job runs on a
 cluster, whose workers import the installed ``mmcurate`` package.
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from mmcurate.jobs.config import ConfigError, InputConfig, JobConfig, load_config
 from mmcurate.jobs.funnel import format_funnel
+from mmcurate.jobs.stats import cli as stats_cli
 from mmcurate.pipeline.output_state import OutputMismatch
 
 __all__ = ["main", "run_job", "default_config_path"]
@@ -72,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenes", type=int, default=220, help="generated scene images")
     demo.add_argument("--no-progress", action="store_true")
     sub.add_parser("train-vqvae", help="train the VQ-VAE image tokenizer (see `mmcurate train-vqvae -h`)")
+    stats_cli.add_subcommands(sub)
     return parser
 
 
@@ -92,6 +94,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return train_vqvae_main(argv[1:])
     args = _parser().parse_args(argv)
+    if args.command in stats_cli.COMMANDS:
+        return stats_cli.dispatch(args)
     try:
         if args.command == "run":
             funnel = _cmd_run(args)

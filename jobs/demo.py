@@ -60,6 +60,10 @@ def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220
         write_url_list(inputs / "urls.parquet", server.base, pairs, cases)
         cfg = demo_config(inputs, root / "output", inputs / "urls.parquet")
         funnel = run_job(cfg, address=address, progress=progress, overwrite=True)
+    from mmcurate.jobs.cli import main as cli_main
+
+    cli_main(["stats", str(root / "output"), "--no-progress"])  # writes output/report.html
     print(f"\ndemo input:  {inputs} (local/, web/ served at {server.base}, urls.parquet, tars/)"
-          f"\ndemo output: {root / 'output'} (webdataset/, parquet/, arrow/, rejects/, manifest.jsonl)")
+          f"\ndemo output: {root / 'output'} (webdataset/, parquet/, arrow/, rejects/, clips/, mixture/, "
+          f"manifest.jsonl, report.html)")
     return funnel

@@ -1,0 +1,152 @@
+"""``mmcurate export``: re-shard accepted samples into WebDataset or Parquet, optionally filtered.
+
+Reads the shards batch by batch (all columns: the media bytes travel), applies ``--where``, and cuts
+shards of exactly ``shard_size`` rows (the last may be smaller), each written with the pipeline's own
+writers (:data:`~mmcurate.pipeline.sinks.formats.WRITERS`) through
+:func:`~mmcurate.pipeline.sinks.atomic.atomic_write`. ``manifest.parquet`` (``manifest/v1``: one row per
+shard with rows, bytes, sha256), ``manifest.jsonl`` and ``stats.parquet`` come from the pipeline's own
+:class:`~mmcurate.pipeline.manifest.Manifest`: each shard's record is appended (fsynced) after its file is
+renamed into place, and the Parquet manifest is derived last, so a folder without
+``manifest.parquet`` is an interrupted export. Memory is one shard plus one batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from mmcurate.jobs.stats.columns import VIRTUAL
+from mmcurate.jobs.stats.inspect import ROW, filtered_rows, known_columns
+from mmcurate.jobs.stats.layout import OutputFolder
+from mmcurate.jobs.stats.where import parse_where
+from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE, Manifest
+from mmcurate.pipeline.sinks.atomic import atomic_write, remove_temp_files
+from mmcurate.pipeline.sinks.formats import EXTENSIONS, WRITERS
+from mmcurate.schemas.sample import SAMPLE_SCHEMA_VERSION
+
+__all__ = ["ExportResult", "export", "EXPORT_FILE"]
+
+EXPORT_FILE = "export.json"
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    out: Path
+    shards: int
+    rows: int
+    files: list[dict[str, Any]]
+
+
+def _rebatched(tables: Iterator[pa.Table], size: int) -> Iterator[pa.Table]:
+    """Tables of exactly ``size`` rows (the last may be smaller) from tables of any size."""
+    pending: list[pa.Table] = []
+    held = 0
+    for table in tables:
+        while table.num_rows:
+            take = min(size - held, table.num_rows)
+            pending.append(table.slice(0, take))
+            held += take
+            table = table.slice(take)
+            if held == size:
+                yield pa.concat_tables(pending).combine_chunks()
+                pending, held = [], 0
+    if held:
+        yield pa.concat_tables(pending).combine_chunks()
+
+
+def export(
+    folder: OutputFolder,
+    out: str | Path,
+    fmt: str,
+    *,
+    shard_size: int = 1000,
+    where: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+) -> ExportResult:
+    """Write the (filtered) accepted samples of ``folder`` to ``out/<fmt>/export-NNNNNN.<ext>``."""
+    if fmt not in ("webdataset", "parquet"):
+        raise ValueError(f"--format must be webdataset or parquet, not {fmt!r}")
+    if shard_size < 1:
+        raise ValueError("--shard-size must be at least 1")
+    out = Path(out)
+    if out.resolve() == folder.root.resolve():
+        raise ValueError("export into the folder it reads from would overwrite its shards")
+    if any((out / name).exists() for name in (MANIFEST_TABLE, JOURNAL, fmt)):
+        if not overwrite:
+            raise FileExistsError(f"{out} already holds an export; pass --overwrite to replace it")
+        shutil.rmtree(out / fmt, ignore_errors=True)
+        for name in (MANIFEST_TABLE, JOURNAL, STATS_TABLE, EXPORT_FILE):
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    remove_temp_files(out)
+    schema = folder.schema_of(folder.shard_files())
+    if schema is None:
+        raise FileNotFoundError(f"{folder.root}: no Parquet or Arrow shards to export")
+    compiled = parse_where(where, known_columns(schema)) if where else None
+    identity = {
+        "source": str(folder.root.resolve()),
+        "source_config_hash": folder.job.get("config_hash"),
+        "format": fmt,
+        "shard_size": shard_size,
+        "where": where,
+    }
+    config_hash = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+    def tables() -> Iterator[pa.Table]:
+        for _, table in filtered_rows(folder, False, list(schema.names), compiled, progress=progress):
+            # Only the stored columns go out: drop the row counter and virtual columns the filter added.
+            yield table.drop_columns(
+                [c for c in (ROW, *VIRTUAL) if c in table.column_names and c not in schema.names]
+            )
+
+    manifest = Manifest(out)
+    files: list[dict[str, Any]] = []
+    for i, shard in enumerate(_rebatched(tables(), shard_size)):
+        unit_id, rel = f"export-{i:06d}", f"{fmt}/export-{i:06d}.{EXTENSIONS[fmt]}"
+        info = atomic_write(out / rel, lambda fh, t=shard: WRITERS[fmt](t, fh))
+        entry = {
+            "path": rel,
+            "kind": "shard",
+            "format": fmt,
+            "rows": shard.num_rows,
+            "bytes": info.bytes,
+            "sha256": info.sha256,
+            "schema_version": SAMPLE_SCHEMA_VERSION,
+        }
+        # The pipeline's own unit record, so Manifest.finalize derives manifest.parquet and stats.parquet.
+        manifest.commit(
+            {
+                "unit_id": unit_id,
+                "config_hash": config_hash,
+                "files": [entry],
+                "rows_in": shard.num_rows,
+                "rows_out": shard.num_rows,
+                "accepted": shard.num_rows,
+                "rejected": 0,
+                "reasons": {},
+            }
+        )
+        files.append({**entry, "unit_id": unit_id, "config_hash": config_hash})
+    body = (
+        json.dumps(
+            {
+                **identity,
+                "config_hash": config_hash,
+                "shards": len(files),
+                "rows": sum(f["rows"] for f in files),
+            },
+            indent=2,
+            sort_keys=True,
+        ).encode()
+        + b"\n"
+    )
+    atomic_write(out / EXPORT_FILE, lambda fh: fh.write(body))
+    manifest.finalize()
+    return ExportResult(out=out, shards=len(files), rows=sum(f["rows"] for f in files), files=files)

@@ -1,0 +1,169 @@
+"""The distributions the report plots, as data: which columns a metric reads and how to get its values.
+
+Score columns are found by the naming convention of the stages (dolma-style versioned names): a
+numeric column whose name holds a stage version (``video_motion_v1_score``,
+``video_duration_v1_seconds``) or ends in ``_score`` — so a new CLIP or OCR filter shows up in the
+report without touching this file. Token columns are the integer ``tokens_<modality>`` columns of
+the patch-token stage. Media dimensions are read from nested Parquet leaves, never with the bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from mmcurate.jobs.stats.columns import MEDIA_LEAF
+from mmcurate.schemas import sample as S
+
+__all__ = [
+    "Metric",
+    "CLUSTER_SIZE",
+    "score_columns",
+    "token_columns",
+    "shard_metrics",
+    "clip_metrics",
+    "image_dims",
+]
+
+_VERSIONED = re.compile(r"_v\d+_")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One plotted distribution: ``values(batch)`` returns a flat numeric array for a batch."""
+
+    key: str
+    title: str
+    group: str  # report section: scores, images, captions, video, dedup, tokens
+    columns: tuple[str, ...]
+    values: Callable[[pa.RecordBatch], pa.Array]
+
+    def available(self, batch: pa.RecordBatch) -> bool:
+        return all(c.split(".")[0] in batch.schema.names for c in self.columns)
+
+
+def _is_number(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) or pa.types.is_floating(t)
+
+
+def score_columns(schema: pa.Schema | None) -> list[str]:
+    if schema is None:
+        return []
+    return [
+        f.name
+        for f in schema
+        if _is_number(f.type)
+        and not f.name.startswith("tokens_")
+        and (_VERSIONED.search(f.name) or f.name.endswith("_score"))
+    ]
+
+
+def token_columns(schema: pa.Schema | None) -> list[str]:
+    if schema is None:
+        return []
+    return [f.name for f in schema if f.name.startswith("tokens_") and pa.types.is_integer(f.type)]
+
+
+def image_dims(batch: pa.RecordBatch) -> tuple[pa.Array, pa.Array]:
+    """Width and height of every *image* item of the batch (a row may hold several)."""
+    items = pc.list_flatten(batch.column(S.MEDIA))
+    images = pc.filter(items, pc.equal(pc.struct_field(items, "kind"), "image"))
+    return pc.struct_field(images, "width"), pc.struct_field(images, "height")
+
+
+def _aspect(batch: pa.RecordBatch) -> pa.Array:
+    width, height = image_dims(batch)
+    height = pc.if_else(pc.equal(height, 0), pa.scalar(None, height.type), height)
+    return pc.divide(pc.cast(width, pa.float64()), pc.cast(height, pa.float64()))
+
+
+def _column(name: str) -> Callable[[pa.RecordBatch], pa.Array]:
+    return lambda batch: batch.column(name)
+
+
+_DIMS = (MEDIA_LEAF("kind"), MEDIA_LEAF("width"), MEDIA_LEAF("height"))
+
+CLUSTER_SIZE = Metric(
+    "dedup_cluster_size",
+    "dedup cluster size (kept row + duplicates)",
+    "dedup",
+    ("duplicate_of",),
+    _column("duplicate_of"),
+)
+
+
+def shard_metrics(schema: pa.Schema | None, scores: list[str], tokens: list[str]) -> list[Metric]:
+    """Metrics over accepted shards that ``schema`` can feed."""
+    if schema is None:
+        return []
+    names = set(schema.names)
+    metrics = [Metric(c, c, "scores", (c,), _column(c)) for c in scores]
+    if S.MEDIA in names:
+        metrics += [
+            Metric("image_width", "image width (px)", "images", _DIMS, lambda b: image_dims(b)[0]),
+            Metric("image_height", "image height (px)", "images", _DIMS, lambda b: image_dims(b)[1]),
+            Metric("image_aspect", "image aspect ratio (width / height)", "images", _DIMS, _aspect),
+            Metric(
+                "media_per_sample",
+                "media items per sample",
+                "images",
+                (MEDIA_LEAF("kind"),),
+                lambda b: pc.list_value_length(b.column(S.MEDIA)),
+            ),
+        ]
+    if S.CAPTION in names:
+        metrics.append(
+            Metric(
+                "caption_len",
+                "caption length (characters)",
+                "captions",
+                (S.CAPTION,),
+                lambda b: pc.utf8_length(b.column(S.CAPTION)),
+            )
+        )
+        metrics.append(
+            Metric(
+                "caption_words",
+                "caption length (words)",
+                "captions",
+                (S.CAPTION,),
+                lambda b: pc.list_value_length(pc.utf8_split_whitespace(b.column(S.CAPTION))),
+            )
+        )
+    if "video_probe" in names:
+        metrics.append(
+            Metric(
+                "video_duration_s",
+                "video duration (s, decoded)",
+                "video",
+                ("video_probe.duration_s",),
+                lambda b: pc.struct_field(b.column("video_probe"), "duration_s"),
+            )
+        )
+    metrics += [Metric(c, f"{c} per sample", "tokens", (c,), _column(c)) for c in tokens]
+    return metrics
+
+
+def clip_metrics(schema: pa.Schema | None) -> list[Metric]:
+    """Metrics over ``clips/`` records (one row per video clip)."""
+    if schema is None or "start_s" not in schema.names:
+        return []
+    return [
+        Metric(
+            "clip_length_s",
+            "clip length (s)",
+            "video",
+            ("start_s", "end_s"),
+            lambda b: pc.subtract(b.column("end_s"), b.column("start_s")),
+        ),
+        Metric(
+            "clip_frames",
+            "sampled frames per clip",
+            "video",
+            ("frame_ts",),
+            lambda b: pc.list_value_length(b.column("frame_ts")),
+        ),
+    ]
