@@ -44,7 +44,8 @@ class CaptionClean(RowStage):
     """``require`` rejects samples without a usable caption (``caption_empty``)."""
 
     name: ClassVar[str] = "caption_clean_v1"
-    reads: ClassVar[tuple[str, ...]] = (S.CAPTION,)
+    reads: ClassVar[tuple[str, ...]] = (S.CAPTION, S.FLAGS)
+    row_columns: ClassVar[tuple[str, ...] | None] = (S.CAPTION, S.FLAGS)
 
     max_chars: int = 4000
     min_chars: int = 1

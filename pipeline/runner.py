@@ -3,7 +3,8 @@
 This is the whole execution contract; the Ray adapter calls the same :func:`run_stage` inside its
 tasks and actors, so a stage behaves identically in a notebook, in a test and on a cluster.
 
-Only rows still ``ok`` reach the stage. The stage sees them in micro-batches of ``stage.batch_size``.
+Only rows still ``ok`` (and, if the stage says so with ``applies_to``, only rows it has work for)
+reach the stage; the others pass through unchanged. The stage sees them in micro-batches of ``stage.batch_size``.
 When a micro-batch raises an unexpected exception, each of its rows is retried alone and only the
 rows that fail again are rejected (``<stage>:exception``). If every row of a call fails (and there
 were at least two), the stage is broken rather than the data, and the error is raised.
@@ -74,6 +75,9 @@ def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
     schema = output_schema(stage, table.schema)
     table = table.append_column(_POS, pa.array(range(table.num_rows), pa.int64()))
     mask = ok_mask(table)
+    wanted = stage.applies_to(table)
+    if wanted is not None:
+        mask = pc.and_(mask, pc.fill_null(wanted, False))
     todo = table.filter(mask).drop_columns([_POS])
     positions = table.filter(mask).column(_POS)
     passthrough = table.filter(pc.invert(mask))
@@ -99,7 +103,7 @@ def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
     rest = conform(passthrough.drop_columns([_POS]), schema).append_column(_POS, passthrough.column(_POS))
     merged = pa.concat_tables([processed, rest])
     merged = merged.take(pc.sort_indices(merged.column(_POS)))
-    if merged.num_rows != table.num_rows or merged.column(S.STATUS).null_count:
+    if merged.num_rows != table.num_rows or merged.column(S.STATUS).null_count:  # rows never vanish
         raise StageFailed(f"{stage.name}: {merged.num_rows} rows out for {table.num_rows} in, "
                           f"{merged.column(S.STATUS).null_count} with a null status: rows must never vanish")
     return merged.drop_columns([_POS]).combine_chunks()

@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.schemas import sample as S
-from mmcurate.schemas.table import to_table
 
 __all__ = ["Resources", "Reject", "Stage", "RowStage"]
 
@@ -84,6 +83,11 @@ class Stage(ABC):
         """The drop reason this stage records for ``code``: ``<stage name>:<code>``."""
         return f"{self.name}:{code}"
 
+    def applies_to(self, batch: pa.Table) -> pa.Array | None:
+        """Rows this stage has work for (None: all). Other ok rows pass through untouched, unconverted:
+        a video stage need not turn a batch of images into Python objects to find nothing to do."""
+        return None
+
     def __getstate__(self) -> dict[str, Any]:
         # Heavy state never travels: a pickled stage arrives un-setup and loads lazily on its worker.
         state = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -101,28 +105,43 @@ class RowStage(Stage):
     ``process_row`` returns the columns to update for that row, or raises :class:`Reject`.
     """
 
+    # Columns ``process_row`` sees; None = every column. Narrowing it keeps large columns (media bytes)
+    # out of Python for stages that never look at them.
+    row_columns: ClassVar[tuple[str, ...] | None] = None
+
     @abstractmethod
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         """Updated column values for one sample row (a dict of the table's columns)."""
 
     def process_batch(self, batch: pa.Table) -> pa.Table:
-        rows = batch.to_pylist()
-        out: list[dict[str, Any]] = []
+        names = batch.column_names if self.row_columns is None else [
+            n for n in batch.column_names if n in self.row_columns]
+        rows = batch.select(names).to_pylist()
+        updates: list[dict[str, Any]] = []
         for row in rows:
             try:
-                row.update(self.process_row(row))
+                updates.append(self.process_row(row))
             except Reject as rej:
-                row.update(
-                    {
-                        S.STATUS: S.STATUS_REJECTED,
-                        S.STAGE: self.name,
-                        S.DROP_REASON: self.reason(rej.reason),
-                        S.ERROR: rej.detail or None,
-                    }
-                )
-            out.append(row)
-        schema = batch.schema
-        for f in self.writes:
-            if f.name not in schema.names:
-                schema = schema.append(f)
-        return to_table(out, schema)
+                updates.append({S.STATUS: S.STATUS_REJECTED, S.STAGE: self.name,
+                                S.DROP_REASON: self.reason(rej.reason), S.ERROR: rej.detail or None})
+        return _apply_updates(batch, updates, self.writes)
+
+
+def _apply_updates(batch: pa.Table, updates: list[dict[str, Any]], writes: tuple[pa.Field, ...]) -> pa.Table:
+    """``batch`` with the updated cells replaced; untouched columns are kept as they are (no copy)."""
+    declared = {f.name: f for f in writes}
+    for name in sorted({k for u in updates for k in u}):
+        if name in batch.column_names:
+            field_ = batch.schema.field(name)
+            old = batch.column(name).to_pylist() if any(name not in u for u in updates) else [None] * len(updates)
+            values = [u[name] if name in u else o for u, o in zip(updates, old)]
+            batch = batch.set_column(batch.schema.get_field_index(name), field_, pa.array(values, field_.type))
+        else:
+            field_ = declared.get(name)
+            if field_ is None:
+                raise KeyError(f"stage wrote undeclared column {name!r}; declare it in `writes`")
+            batch = batch.append_column(field_, pa.array([u.get(name) for u in updates], field_.type))
+    for field_ in writes:
+        if field_.name not in batch.column_names:
+            batch = batch.append_column(field_, pa.nulls(batch.num_rows, field_.type))
+    return batch

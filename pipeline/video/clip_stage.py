@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
 from mmcurate.pipeline.video.columns import CLIPS, CLIPS_FIELD, VIDEO_PROBE, VIDEO_PROBE_FIELD
@@ -80,6 +82,16 @@ class VideoClips(RowStage):
             self.extract_fn, data, self.params, timeout_s=self.timeout_s, crash_retries=self.crash_retries,
             max_memory_bytes=self.max_memory_bytes,
         )
+
+    def applies_to(self, batch: pa.Table) -> pa.Array:
+        """Rows holding a video item; image rows never leave Arrow in this stage."""
+        media = batch.column(S.MEDIA).combine_chunks()
+        flat = pc.list_flatten(media)
+        is_video = pc.fill_null(pc.equal(flat.field("kind"), "video"), False)
+        rows = pc.filter(pc.list_parent_indices(media), is_video).to_numpy(zero_copy_only=False)
+        mask = np.zeros(batch.num_rows, dtype=bool)
+        mask[rows] = True
+        return pa.array(mask)
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         media = list(row.get(S.MEDIA) or [])
