@@ -6,9 +6,13 @@
     Signatures are checked equal on the timed texts.
 (b) SemDeDup on N x 512 float16 embeddings (planted near-duplicates): k-means + per-cluster search,
     time and embeddings/s, vs exact all-pairs search (FAISS flat inner-product exact
-    top-16 search of a query subsample against all N, extrapolated to N queries), plus SemDeDup's recall on that subsample.
+    top-16 search of a query subsample against all N, extrapolated to N queries), plus SemDeDup's recall on that
+    subsample and SemDeDup's peak resident memory (sampled RSS during the run; process ru_maxrss after it).
+(c) Perceptual near-duplicate search on N 64-bit hashes (uniform random, 5% planted copies with 0..d bits
+    flipped): banded-LSH ``near_duplicate_pairs`` on all N vs numpy all-pairs Hamming on a 10k subset,
+    extrapolated to N (x N^2 / 10k^2); the two are checked to return the same pairs on the subset.
 
-    .venv/bin/python bench/dedup.py --n 200000 --docs 20000
+    .venv/bin/python bench/dedup.py --n 1000000 --hashes 1000000 --docs 20000
 """
 
 from __future__ import annotations
@@ -17,9 +21,45 @@ import argparse
 import inspect
 import os
 import random
+import resource
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
+
+GIB = 2**30
+
+
+@contextmanager
+def peak_rss(every_s: float = 0.02) -> Iterator[dict[str, float]]:
+    """Sample this process's RSS in a thread; ``out["peak"]`` / ``out["start"]`` in bytes after the block.
+
+    ru_maxrss alone is the peak of the whole process (data generation included), so the block's own peak
+    is sampled; FAISS and numpy release the GIL in their kernels, so the sampler keeps running.
+    """
+    import psutil
+
+    proc, out, stop = psutil.Process(), {}, threading.Event()
+    out["start"] = out["peak"] = float(proc.memory_info().rss)
+
+    def sample() -> None:
+        while not stop.wait(every_s):
+            out["peak"] = max(out["peak"], float(proc.memory_info().rss))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield out
+    finally:
+        stop.set()
+        thread.join()
+        out["peak"] = max(out["peak"], float(proc.memory_info().rss))
+
+
+def max_rss_bytes() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0  # KiB on Linux
 
 
 def caption_corpus(n: int, seed: int = 0) -> list[str]:
@@ -107,14 +147,16 @@ def bench_semdedup(n: int, dim: int, n_clusters: int, eps: float, n_queries: int
 
     emb = planted(n, dim, 0.05)
     config = SemDeDupConfig(n_clusters=n_clusters, eps=eps, niter=20)
-    t0 = time.perf_counter()
-    centroids = train_centroids(emb, config)
-    t_train = time.perf_counter() - t0
-    t1 = time.perf_counter()
-    labels = assign_clusters(emb, centroids)
-    t_assign = time.perf_counter() - t1
-    edges = semantic_duplicate_edges(emb, config, centroids=centroids)
-    total = time.perf_counter() - t0
+    with peak_rss() as mem:
+        t0 = time.perf_counter()
+        centroids = train_centroids(emb, config)
+        t_train = time.perf_counter() - t0
+        t1 = time.perf_counter()
+        labels = assign_clusters(emb, centroids)
+        t_assign = time.perf_counter() - t1
+        edges = semantic_duplicate_edges(emb, config, centroids=centroids)
+        total = time.perf_counter() - t0
+    maxrss = max_rss_bytes()
     t_search = total - t_train - 2 * t_assign  # semantic_duplicate_edges re-assigns once
     removed = len(edges)
 
@@ -136,12 +178,71 @@ def bench_semdedup(n: int, dim: int, n_clusters: int, eps: float, n_queries: int
     print(f"    end-to-end {total:8.1f} s = {n / total:>10,.0f} emb/s  (train {t_train:.1f} s, assign "
           f"{t_assign:.1f} s, in-cluster search ~{t_search:.1f} s); {removed:,} rows marked duplicate "
           f"(planted {int(n * 0.05):,})")
+    print(f"    peak RSS during SemDeDup {mem['peak'] / GIB:.2f} GiB (input {emb.nbytes / GIB:.2f} GiB float16; "
+          f"RSS at start {mem['start'] / GIB:.2f} GiB, +{(mem['peak'] - mem['start']) / GIB:.2f} GiB); "
+          f"process ru_maxrss so far {maxrss / GIB:.2f} GiB (incl. data generation)")
     est = brute / n_queries * n
     print(f"    exact kNN (top-16) {n_queries} queries vs all {n:,}: {brute:.1f} s -> {n_queries / brute:,.0f} q/s; "
           f"all {n:,} queries extrapolated {est:,.0f} s ({est / total:.1f}x SemDeDup)")
     print(f"    SemDeDup recall of the exact pairs on that subsample: {hit}/{len(true_pairs)} "
           f"= {hit / max(1, len(true_pairs)):.3f}")
     _ = labels
+
+
+def planted_hashes(n: int, max_distance: int, dup_fraction: float = 0.05, seed: int = 0) -> np.ndarray:
+    """``n`` uniform 64-bit hashes; the last ``dup_fraction`` are copies of earlier ones with 0..d bits flipped."""
+    rng = np.random.default_rng(seed)
+    hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
+    n_dup = int(n * dup_fraction)
+    src = rng.integers(0, n - n_dup, n_dup)
+    flips = np.zeros(n_dup, np.uint64)
+    n_flips = rng.integers(0, max_distance + 1, n_dup)
+    for k in range(1, max_distance + 1):  # k distinct random bits for the rows with n_flips >= k
+        rows = np.flatnonzero(n_flips >= k)
+        while len(rows):
+            bit = np.uint64(1) << rng.integers(0, 64, len(rows)).astype(np.uint64)
+            fresh = (flips[rows] & bit) == 0
+            flips[rows[fresh]] |= bit[fresh]
+            rows = rows[~fresh]
+    hashes[n - n_dup :] = hashes[src] ^ flips
+    return hashes
+
+
+def brute_force_pairs(hashes: np.ndarray, max_distance: int, block: int = 1024) -> np.ndarray:
+    """All ``(i, j)``, ``i < j``, within ``max_distance`` bits: numpy XOR + popcount over every pair."""
+    found = []
+    for lo in range(0, len(hashes), block):
+        dist = np.bitwise_count(hashes[lo : lo + block, None] ^ hashes[None, :])
+        i, j = np.nonzero(dist <= max_distance)
+        i += lo
+        found.append(np.stack([i[j > i], j[j > i]], axis=1))
+    return np.concatenate(found).astype(np.int64)
+
+
+def bench_phash(n: int, max_distance: int, n_brute: int) -> None:
+    from mmcurate.pipeline.dedup.phash import near_duplicate_pairs
+
+    hashes = planted_hashes(n, max_distance)
+    with peak_rss() as mem:
+        t0 = time.perf_counter()
+        pairs = near_duplicate_pairs(hashes, max_distance)
+        ours = time.perf_counter() - t0
+    rng = np.random.default_rng(2)
+    # The subset keeps planted copies with their sources so the correctness check has pairs to compare.
+    subset = np.sort(rng.choice(n, n_brute, replace=False))
+    subset = np.unique(np.concatenate([subset[: n_brute // 2], subset[: n_brute // 2] ^ 0]))[:n_brute]
+    t0 = time.perf_counter()
+    brute = brute_force_pairs(hashes[subset], max_distance)
+    t_brute = time.perf_counter() - t0
+    banded_subset = near_duplicate_pairs(hashes[subset], max_distance)
+    same = {tuple(p) for p in brute.tolist()} == {tuple(p) for p in banded_subset.tolist()}
+    est = t_brute * (n / n_brute) ** 2
+    print(f"(c) pHash near-duplicate search, {n:,} 64-bit hashes (uniform, {int(n * 0.05):,} planted copies "
+          f"with 0..{max_distance} flipped bits), max_distance={max_distance} ({max_distance + 1} bands), 1 process")
+    print(f"    mmcurate banded LSH on all {n:,}: {ours:.1f} s = {n / ours:>10,.0f} hashes/s, {len(pairs):,} pairs, "
+          f"peak RSS +{(mem['peak'] - mem['start']) / GIB:.2f} GiB")
+    print(f"    numpy brute force on {n_brute:,}: {t_brute:.2f} s ({len(brute):,} pairs; banded gives the same set "
+          f"on it: {same}); EXTRAPOLATED to {n:,}: ~{est:,.0f} s ({est / ours:,.0f}x banded)")
 
 
 def main() -> None:
@@ -155,9 +256,17 @@ def main() -> None:
     parser.add_argument("--num-perm", type=int, default=128)
     parser.add_argument("--bands", type=int, default=16)
     parser.add_argument("--ngram", type=int, default=3)
+    parser.add_argument("--hashes", type=int, default=1_000_000, help="pHashes for near-duplicate search")
+    parser.add_argument("--phash-distance", type=int, default=4, help="Hamming radius (the job default is 4)")
+    parser.add_argument("--brute", type=int, default=10_000, help="brute-force pHash subset")
+    parser.add_argument("--sections", default="abc", help="which of a, b, c to run (all by default)")
     args = parser.parse_args()
-    bench_minhash(args.docs, args.num_perm, args.bands, args.ngram)
-    bench_semdedup(args.n, args.dim, args.clusters, args.eps, args.queries)
+    if "a" in args.sections:
+        bench_minhash(args.docs, args.num_perm, args.bands, args.ngram)
+    if "b" in args.sections:
+        bench_semdedup(args.n, args.dim, args.clusters, args.eps, args.queries)
+    if "c" in args.sections:
+        bench_phash(args.hashes, args.phash_distance, args.brute)
 
 
 if __name__ == "__main__":
