@@ -64,7 +64,14 @@ def max_rss_bytes() -> float:
 
 def caption_corpus(n: int, seed: int = 0) -> list[str]:
     """``n`` caption-length windows (8-40 words) of real English from stdlib docstrings, 5% near copies."""
-    import collections, email, json, logging, pathlib, subprocess, tarfile, threading  # noqa: E401
+    import collections  # noqa: E401
+    import email
+    import json
+    import logging
+    import pathlib
+    import subprocess
+    import tarfile
+    import threading
 
     words: list[str] = []
     for module in (os, json, collections, logging, subprocess, tarfile, threading, pathlib, email, random):
@@ -143,21 +150,32 @@ def bench_semdedup(n: int, dim: int, n_clusters: int, eps: float, n_queries: int
     import faiss
 
     from mmcurate.pipeline.dedup.semdedup import (
-        SemDeDupConfig, assign_clusters, l2_normalize, semantic_duplicate_edges, train_centroids)
+        SemDeDupConfig,
+        assign_clusters,
+        l2_normalize,
+        semantic_duplicate_edges,
+        train_centroids,
+    )
 
     emb = planted(n, dim, 0.05)
     config = SemDeDupConfig(n_clusters=n_clusters, eps=eps, niter=20)
+    clock: dict[str, tuple[float, float]] = {}  # phase -> (wall s, CPU s of this process)
+
+    @contextmanager
+    def phase(name: str) -> Iterator[None]:
+        w, c = time.perf_counter(), time.process_time()
+        yield
+        clock[name] = (time.perf_counter() - w, time.process_time() - c)
+
     with peak_rss() as mem:
-        t0 = time.perf_counter()
-        centroids = train_centroids(emb, config)
-        t_train = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        labels = assign_clusters(emb, centroids)
-        t_assign = time.perf_counter() - t1
-        edges = semantic_duplicate_edges(emb, config, centroids=centroids)
-        total = time.perf_counter() - t0
+        with phase("train"):
+            centroids = train_centroids(emb, config)
+        with phase("assign"):
+            labels = assign_clusters(emb, centroids)
+        with phase("search"):
+            edges = semantic_duplicate_edges(emb, config, labels=labels)
     maxrss = max_rss_bytes()
-    t_search = total - t_train - 2 * t_assign  # semantic_duplicate_edges re-assigns once
+    total, cpu = sum(w for w, _ in clock.values()), sum(c for _, c in clock.values())
     removed = len(edges)
 
     x = l2_normalize(emb)
@@ -175,9 +193,10 @@ def bench_semdedup(n: int, dim: int, n_clusters: int, eps: float, n_queries: int
     hit = sum(comp[a] == comp[b] for a, b in true_pairs)
     print(f"(b) SemDeDup, {n:,} x {dim} float16, k={centroids.shape[0]}, eps={eps}, "
           f"{faiss.omp_get_max_threads()} FAISS threads, {os.cpu_count()} CPUs")
-    print(f"    end-to-end {total:8.1f} s = {n / total:>10,.0f} emb/s  (train {t_train:.1f} s, assign "
-          f"{t_assign:.1f} s, in-cluster search ~{t_search:.1f} s); {removed:,} rows marked duplicate "
+    print(f"    end-to-end {total:8.1f} s wall = {n / total:>10,.0f} emb/s; {removed:,} rows marked duplicate "
           f"(planted {int(n * 0.05):,})")
+    print("    phases (wall / CPU of this process; CPU ~ wall x cores used on an idle box): " + ", ".join(
+        f"{name} {w:.1f} s / {c:.1f} s" for name, (w, c) in clock.items()) + f"; total CPU {cpu:.1f} s")
     print(f"    peak RSS during SemDeDup {mem['peak'] / GIB:.2f} GiB (input {emb.nbytes / GIB:.2f} GiB float16; "
           f"RSS at start {mem['start'] / GIB:.2f} GiB, +{(mem['peak'] - mem['start']) / GIB:.2f} GiB); "
           f"process ru_maxrss so far {maxrss / GIB:.2f} GiB (incl. data generation)")
@@ -186,11 +205,11 @@ def bench_semdedup(n: int, dim: int, n_clusters: int, eps: float, n_queries: int
           f"all {n:,} queries extrapolated {est:,.0f} s ({est / total:.1f}x SemDeDup)")
     print(f"    SemDeDup recall of the exact pairs on that subsample: {hit}/{len(true_pairs)} "
           f"= {hit / max(1, len(true_pairs)):.3f}")
-    _ = labels
 
 
-def planted_hashes(n: int, max_distance: int, dup_fraction: float = 0.05, seed: int = 0) -> np.ndarray:
-    """``n`` uniform 64-bit hashes; the last ``dup_fraction`` are copies of earlier ones with 0..d bits flipped."""
+def planted_hashes(n: int, max_distance: int, dup_fraction: float = 0.05,
+                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` uniform 64-bit hashes, the last ``dup_fraction`` copies with 0..d bits flipped; also their sources."""
     rng = np.random.default_rng(seed)
     hashes = rng.integers(0, 2**64 - 1, size=n, dtype=np.uint64, endpoint=True)
     n_dup = int(n * dup_fraction)
@@ -205,7 +224,7 @@ def planted_hashes(n: int, max_distance: int, dup_fraction: float = 0.05, seed: 
             flips[rows[fresh]] |= bit[fresh]
             rows = rows[~fresh]
     hashes[n - n_dup :] = hashes[src] ^ flips
-    return hashes
+    return hashes, src
 
 
 def brute_force_pairs(hashes: np.ndarray, max_distance: int, block: int = 1024) -> np.ndarray:
@@ -222,15 +241,18 @@ def brute_force_pairs(hashes: np.ndarray, max_distance: int, block: int = 1024) 
 def bench_phash(n: int, max_distance: int, n_brute: int) -> None:
     from mmcurate.pipeline.dedup.phash import near_duplicate_pairs
 
-    hashes = planted_hashes(n, max_distance)
+    hashes, src = planted_hashes(n, max_distance)
     with peak_rss() as mem:
         t0 = time.perf_counter()
         pairs = near_duplicate_pairs(hashes, max_distance)
         ours = time.perf_counter() - t0
+    # The subset: random rows plus 5% planted copies with their sources, so the check has pairs to compare
+    # (a uniform 10k sample of 1M would hold almost no copy together with its source).
     rng = np.random.default_rng(2)
-    # The subset keeps planted copies with their sources so the correctness check has pairs to compare.
-    subset = np.sort(rng.choice(n, n_brute, replace=False))
-    subset = np.unique(np.concatenate([subset[: n_brute // 2], subset[: n_brute // 2] ^ 0]))[:n_brute]
+    copies = rng.choice(len(src), n_brute // 40, replace=False)
+    subset = np.unique(np.concatenate([n - len(src) + copies, src[copies]]))
+    rest = np.setdiff1d(rng.choice(n, n_brute, replace=False), subset)[: n_brute - len(subset)]
+    subset = np.sort(np.concatenate([subset, rest]))
     t0 = time.perf_counter()
     brute = brute_force_pairs(hashes[subset], max_distance)
     t_brute = time.perf_counter() - t0

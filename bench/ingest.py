@@ -41,7 +41,6 @@ if sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
     del sys.path[0]
 
 import argparse  # noqa: E402 - after the sys.path fix above, deliberately
-import dataclasses  # noqa: E402
 import io  # noqa: E402
 import shutil
 import subprocess

@@ -58,7 +58,7 @@ from pathlib import Path  # noqa: E402
 import av  # noqa: E402
 import numpy as np  # noqa: E402
 
-from mmcurate.pipeline.video.extract import ExtractParams, Extraction, extract_clips  # noqa: E402
+from mmcurate.pipeline.video.extract import Extraction, ExtractParams, extract_clips  # noqa: E402
 from mmcurate.pipeline.video.sandbox import run_sandboxed  # noqa: E402
 
 CACHE = Path(os.environ.get("MMCURATE_BENCH_CACHE", Path.home() / ".cache" / "mmcurate-bench")) / "video"
@@ -284,7 +284,7 @@ def report(results: list[FileResult], label: str) -> dict[str, dict[str, float]]
     print(f"  {'tool':47s} {'wall s':>7s} {'CPU s':>7s} {'vid-s/wall-s':>12s} {'vid-s/CPU-s':>11s} "
           f"{'mm/ff (CPU)':>11s} {'mm/ff (wall)':>12s}")
     summary: dict[str, dict[str, float]] = {}
-    for key, title in ROWS:
+    for key, _title in ROWS:
         wall = sum(r.times[key].wall for r in results)
         cpu = sum(r.times[key].cpu for r in results)
         summary[key] = {"wall_s": wall, "cpu_s": cpu, "xrt_wall": video_s / wall, "xrt_cpu": video_s / cpu}

@@ -26,7 +26,7 @@ from mmcurate.pipeline.filter import Filter
 from mmcurate.pipeline.stage import Resources
 from mmcurate.schemas import sample as S
 
-__all__ = ["TMarsFilter", "mask_text_boxes"]
+__all__ = ["MaskedClipScoreFilter", "TMarsFilter", "mask_text_boxes"]
 
 NAME = "tmars_v1"
 SCORE, MASKED, MASKED_IMAGES, N_MASKED = f"{NAME}_score", f"{NAME}_masked", f"{NAME}_masked_images", f"{NAME}_n_masked"
@@ -124,3 +124,8 @@ class TMarsFilter(ClipModelFields, Filter):
         if self.min_masked_score is None or masked >= self.min_masked_score:
             return None
         return "text_only_match" if original is not None and original >= self.min_masked_score else "low_masked_score"
+
+
+# The public, descriptive name (``mmcurate.filters.MaskedClipScoreFilter``); the stage name stays ``tmars_v1``
+# so scores and drop reasons written under it keep their meaning.
+MaskedClipScoreFilter = TMarsFilter

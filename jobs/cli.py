@@ -37,8 +37,8 @@ def _input_for(path: str, template: InputConfig) -> InputConfig:
 def run_job(cfg: JobConfig, *, address: str | None = None, overwrite: bool = False, use_ray: bool = True,
             progress: bool = True) -> dict:
     """Start or join Ray, run the job, return its funnel."""
-    from mmcurate.jobs.image_text import build_pipeline
     from mmcurate.jobs.config import config_hash
+    from mmcurate.jobs.image_text import build_pipeline
     from mmcurate.pipeline.execute import run_pipeline
 
     if use_ray:

@@ -18,7 +18,8 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig", "ClipConfig", "OcrConfig", "FiltersConfig", "MixtureConfig", "ShardConfig", "RayConfig", "JobConfig",
+__all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig",
+           "ClipConfig", "OcrConfig", "FiltersConfig", "MixtureConfig", "ShardConfig", "RayConfig", "JobConfig",
            "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
 
 
@@ -92,6 +93,7 @@ class DedupConfig:
     phash_max_distance: int | None = 4   # perceptual near-duplicates within this many of 64 bits; null: off
     minhash_threshold: float | None = None  # caption near-duplicates at this estimated Jaccard; null: off
     keep: Literal["first", "area"] = "first"  # which cluster member survives: lowest sample_id, or largest image
+    merge_captions: bool = False  # same image (exact/pHash), other captions: the kept row lists them all in `captions`
 
 
 @dataclass(kw_only=True)

@@ -3,7 +3,8 @@
 Real photos (scikit-image's) cropped at seeded positions and procedurally generated scenes, in JPEG,
 PNG and WebP, with sidecar ``.txt``/``.json`` captions; plus corrupt files, odd formats, hostile
 captions, exact duplicates, and a few small videos (good ones with planted cuts, a static slideshow, a
-truncated file, an audio-only file, one below the resolution floor). :func:`make_demo_folder` returns, for every file it planted on purpose,
+truncated file, an audio-only file, one below the resolution floor).
+:func:`make_demo_folder` returns, for every file it planted on purpose,
 the reason code the pipeline should record (``None`` for samples that must be accepted), so tests can
 check the whole funnel against it.
 """

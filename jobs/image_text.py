@@ -12,19 +12,26 @@ from mmcurate.filters.clip_frames import ClipFrameScore
 from mmcurate.filters.clip_score import ClipScoreFilter
 from mmcurate.filters.ocr import OcrFilter
 from mmcurate.filters.tmars import TMarsFilter
-from mmcurate.jobs.mixture import mixture_stages
 from mmcurate.jobs.config import (
-    ClipConfig, ConfigError, DownloadConfig, FiltersConfig, InputConfig, JobConfig, VideoConfig, config_hash,
+    ClipConfig,
+    ConfigError,
+    DownloadConfig,
+    FiltersConfig,
+    InputConfig,
+    JobConfig,
+    VideoConfig,
+    config_hash,
 )
+from mmcurate.jobs.mixture import mixture_stages
 from mmcurate.pipeline.caption_clean import CaptionClean
 from mmcurate.pipeline.decode_image import ImageDecode
 from mmcurate.pipeline.dedup.job_pass import GlobalDedup
 from mmcurate.pipeline.dedup.policy import KeepPolicy
 from mmcurate.pipeline.execute import Pipeline
-from mmcurate.pipeline.readers.base import Reader
-from mmcurate.pipeline.readers.folder import FolderReader
 from mmcurate.pipeline.net.download_stage import Download
 from mmcurate.pipeline.net.fetch import FetchPolicy
+from mmcurate.pipeline.readers.base import Reader
+from mmcurate.pipeline.readers.folder import FolderReader
 from mmcurate.pipeline.readers.table_file import TableFileReader
 from mmcurate.pipeline.readers.webdataset_tar import WebDatasetReader
 from mmcurate.pipeline.sinks.unit_writer import UnitWriter
@@ -117,7 +124,8 @@ def build_dedup(cfg: JobConfig, stages: list[Stage]) -> GlobalDedup | None:
         return None
     prefix = next(i for i, stage in enumerate(stages) if isinstance(stage, VideoClips))
     return GlobalDedup(prefix=prefix, exact=d.exact, phash_max_distance=d.phash_max_distance,
-                       minhash_threshold=d.minhash_threshold, policy=KeepPolicy(rule=d.keep))
+                       minhash_threshold=d.minhash_threshold, policy=KeepPolicy(rule=d.keep),
+                       merge_captions=d.merge_captions)
 
 
 def build_pipeline(cfg: JobConfig) -> Pipeline:

@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from mmcurate.pipeline.dedup.apply import ApplyDedup
 from mmcurate.pipeline.dedup.job_pass import GlobalDedup
+from mmcurate.pipeline.dedup.merge_captions import MergeCaptions
 from mmcurate.pipeline.faults import fault_point
 from mmcurate.pipeline.manifest import Manifest
 from mmcurate.pipeline.output_state import prepare_output
@@ -49,6 +50,8 @@ class Pipeline:
         stages = list(self.stages)
         if self.dedup is not None and removals is not None:
             stages.insert(self.dedup.prefix, ApplyDedup(removals=removals))
+            if self.dedup.groups is not None:
+                stages.insert(self.dedup.prefix + 1, MergeCaptions(groups=self.dedup.groups))
         return stages
 
 
@@ -69,13 +72,14 @@ class ReadUnits:
 def _iter_commits_ray(pipeline: Pipeline, stages: list[Stage], units: list[WorkUnit]) -> Any:
     import ray.data
 
-    from mmcurate.pipeline.ray_adapter import apply_stage
+    from mmcurate.pipeline.ray_adapter import actor_cpu_cap, apply_stage
 
     items = [{"unit_id": u.unit_id, "input_index": u.input_index, "spec": u.spec} for u in units]
     ds = ray.data.from_items(items, override_num_blocks=len(items))
     ds = ds.map_batches(ReadUnits(pipeline.readers), batch_format="pyarrow", batch_size=None)
+    cap = actor_cpu_cap(stages)
     for stage in stages:
-        ds = apply_stage(ds, stage)
+        ds = apply_stage(ds, stage, cpu_cap=cap)
     ds = ds.map_batches(pipeline.writer, batch_format="pyarrow", batch_size=None)
     for batch in ds.iter_batches(batch_format="pyarrow", batch_size=None):
         yield from batch.to_pylist()

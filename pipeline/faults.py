@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 
-
 __all__ = ["fault_point", "FAULT_ENV", "MARKER_ENV"]
 
 FAULT_ENV = "MMCURATE_FAULT"

@@ -20,7 +20,7 @@ import pyarrow as pa
 from mmcurate.pipeline.runner import run_stage
 from mmcurate.pipeline.stage import Stage
 
-__all__ = ["apply_stage", "StageActor"]
+__all__ = ["actor_cpu_cap", "apply_stage", "StageActor"]
 
 
 def _run_stage_task(batch: pa.Table, stage: Stage) -> pa.Table:
@@ -38,19 +38,42 @@ class StageActor:
         return run_stage(self.stage, batch)
 
 
-def apply_stage(ds: Any, stage: Stage, max_actors: int | None = None) -> Any:
-    """``ds.map_batches`` for ``stage``: tasks if stateless, an actor pool if stateful or on GPU."""
+def actor_cpu_cap(stages: list[Stage]) -> float | None:
+    """The CPU request per CPU actor that lets every actor pool of a job hold one actor at once.
+
+    Each pool needs at least one live actor and the task stages need a CPU too; if the requests add up
+    to more CPUs than the cluster has, Ray Data waits forever for work that cannot be placed (seen with
+    five pools on 2 CPUs). Sharing all but one CPU among the pools keeps the pipeline moving; on a big
+    cluster the cap is above every request and changes nothing.
+    """
+    import ray
+
+    pools = sum(1 for s in stages if s.stateful and s.resources.num_gpus == 0)
+    if pools == 0:
+        return None
+    # One whole CPU stays free for the task stages (read, decode, write ask for one each).
+    return max(0.05, (ray.cluster_resources().get("CPU", 1.0) - 1.0) / pools)
+
+
+def apply_stage(ds: Any, stage: Stage, max_actors: int | None = None, cpu_cap: float | None = None) -> Any:
+    """``ds.map_batches`` for ``stage``: tasks if stateless, an actor pool if stateful or on GPU.
+
+    ``cpu_cap`` (see :func:`actor_cpu_cap`) bounds the CPU request of a CPU actor.
+    """
     from ray.data import ActorPoolStrategy, TaskPoolStrategy
 
     res = stage.resources
-    common: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": res.num_cpus}
+    num_cpus = res.num_cpus
+    if cpu_cap is not None and stage.stateful and res.num_gpus == 0:
+        num_cpus = min(num_cpus, cpu_cap)
+    common: dict[str, Any] = {"batch_format": "pyarrow", "num_cpus": num_cpus}
     if res.num_gpus > 0:
         common["num_gpus"] = res.num_gpus
     if stage.stateful or res.num_gpus > 0:
         import ray
 
         cluster = ray.cluster_resources()
-        per_actor = res.num_gpus if res.num_gpus > 0 else max(res.num_cpus, 1e-3)
+        per_actor = res.num_gpus if res.num_gpus > 0 else max(num_cpus, 1e-3)
         available = cluster.get("GPU", 0.0) if res.num_gpus > 0 else cluster.get("CPU", 1.0)
         size = max(1, min(max_actors or 1_000_000, int(available // per_actor)))
         return ds.map_batches(

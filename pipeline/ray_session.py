@@ -24,7 +24,6 @@ def configure_data_context(progress: bool = True) -> None:
     Datasets built before this call keep the context they were built with.
     """
     from ray.data import DataContext
-
     from ray.data.context import ShuffleStrategy
 
     ctx = DataContext.get_current()

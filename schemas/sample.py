@@ -70,7 +70,8 @@ MEDIA_TYPE = pa.struct(
         pa.field("sha256", pa.string(), metadata={"doc": "hex sha256 of the bytes as ingested (exact dedup)"}),
         pa.field("source_mode", pa.string(), metadata={"doc": "Pillow mode before conversion (CMYK, I;16, P, ...)"}),
         pa.field("n_frames", pa.int32(), metadata={"doc": "frames in the source file (animated images, video)"}),
-        pa.field("ops", pa.list_(pa.string()), metadata={"doc": "normalisations applied: exif_transpose, to_rgb, first_frame, ..."}),
+        pa.field("ops", pa.list_(pa.string()),
+                 metadata={"doc": "normalisations applied: exif_transpose, to_rgb, first_frame, ..."}),
     ]
 )
 

@@ -55,8 +55,9 @@ def default_text_tokenizer() -> Tokenizer:
 
 def caption_corpus(n_scenes: int = 20_000, seed: int = 0) -> list[str]:
     """Captions of generated scenes (both generators), photo captions and installed package descriptions."""
-    import numpy as np
     from importlib import metadata
+
+    import numpy as np
 
     from mmcurate.filters.scenes import make_scene
     from mmcurate.jobs.media_cases import scene

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from mmcurate.jobs.stats.hist import Histogram, Histogram2D, Range
 from mmcurate.jobs.stats.layout import OutputFolder, track
 from mmcurate.jobs.stats.metrics import (

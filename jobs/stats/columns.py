@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mmcurate.schemas import sample as S
 
 __all__ = ["VIRTUAL", "source_columns", "add_virtual", "first_media_field", "MEDIA_LEAF"]

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+
 from mmcurate.jobs.stats.columns import VIRTUAL
 from mmcurate.jobs.stats.inspect import ROW, filtered_rows, known_columns
 from mmcurate.jobs.stats.layout import OutputFolder

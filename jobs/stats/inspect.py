@@ -14,6 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mmcurate.jobs.stats.columns import MEDIA_LEAF, VIRTUAL, add_virtual, source_columns
 from mmcurate.jobs.stats.layout import OutputFolder, track
 from mmcurate.jobs.stats.metrics import score_columns, token_columns

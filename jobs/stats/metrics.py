@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mmcurate.jobs.stats.columns import MEDIA_LEAF
 from mmcurate.schemas import sample as S
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mmcurate.jobs.stats.columns import MEDIA_LEAF
 from mmcurate.jobs.stats.layout import OutputFolder
 from mmcurate.schemas import sample as S

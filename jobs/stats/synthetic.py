@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+
 from mmcurate.pipeline.manifest import Manifest
 from mmcurate.pipeline.video.columns import CLIP_RECORD_SCHEMA
 from mmcurate.schemas import sample as S

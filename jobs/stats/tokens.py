@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+
 from mmcurate.schemas import sample as S
 
 __all__ = ["Tokens", "TokenTally", "budget_targets", "MODALITY", "TOTAL", "MIXTURE_REPORT"]

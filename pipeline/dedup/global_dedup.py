@@ -20,6 +20,7 @@ Inputs are slim *signature tables*: ``sample_id``, the signature column(s) and `
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -32,8 +33,14 @@ from mmcurate.pipeline.dedup.exact import PIXEL_SHA256
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE
 from mmcurate.pipeline.dedup.phash import PHASH, band_keys, hamming
 from mmcurate.pipeline.dedup.policy import DEDUP_RESULT_SCHEMA, PRIORITY, KeepPolicy, removal_table
-from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig, cluster_duplicate_edges, semantic_duplicate_edges
-from mmcurate.pipeline.dedup.semdedup import assign_clusters, single_threaded_blas, train_centroids
+from mmcurate.pipeline.dedup.semdedup import (
+    SemDeDupConfig,
+    assign_clusters,
+    cluster_duplicate_edges,
+    semantic_duplicate_edges,
+    single_threaded_blas,
+    train_centroids,
+)
 from mmcurate.schemas import sample as S
 
 if TYPE_CHECKING:
@@ -105,10 +112,8 @@ def _band_edges(group: pa.Table, verify: Callable[[pa.Table, np.ndarray], np.nda
         combined = np.empty(len(keys), dtype=[("band", "<i4"), ("key", "<u8")])
         combined["band"], combined["key"] = group.column(_BAND).to_numpy(), keys
         keys = combined
-    pairs = pair_edges_within_groups(np.asarray(keys))
-    if verify is not None and len(pairs):
-        pairs = pairs[verify(group, pairs)]
-    return _edge_table(group, pairs)
+    keep = None if verify is None else functools.partial(verify, group)  # verified chunk by chunk
+    return _edge_table(group, pair_edges_within_groups(np.asarray(keys), keep=keep))
 
 
 def _hamming_ok(max_distance: int) -> Callable[[pa.Table, np.ndarray], np.ndarray]:
@@ -199,7 +204,8 @@ def _ray_grouped(ds: ray.data.Dataset, columns: Sequence[str], explode: Callable
                  edges_kwargs: dict[str, Any], num_partitions: int | None) -> pa.Table:
     prepared = ds.map_batches(_prepared, batch_format="pyarrow", fn_kwargs={"columns": list(columns)})
     exploded = prepared.map_batches(explode, batch_format="pyarrow", fn_kwargs=explode_kwargs)
-    grouped = exploded.groupby(keys, num_partitions=num_partitions).map_groups(edges, batch_format="pyarrow", fn_kwargs=edges_kwargs)
+    grouped = exploded.groupby(keys, num_partitions=num_partitions).map_groups(
+        edges, batch_format="pyarrow", fn_kwargs=edges_kwargs)
     return _gather(grouped)
 
 

@@ -22,9 +22,15 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
 from mmcurate.pipeline.dedup.global_dedup import (
-    exact_duplicates, minhash_duplicates, phash_duplicates, ray_exact_duplicates, ray_minhash_duplicates,
-    ray_phash_duplicates, signature_table,
+    exact_duplicates,
+    minhash_duplicates,
+    phash_duplicates,
+    ray_exact_duplicates,
+    ray_minhash_duplicates,
+    ray_phash_duplicates,
+    signature_table,
 )
+from mmcurate.pipeline.dedup.merge_captions import caption_groups, ray_caption_groups
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE, MinHashSignature
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
 from mmcurate.pipeline.dedup.policy import DEDUP_RESULT_SCHEMA, KeepPolicy, keep_mask
@@ -37,6 +43,7 @@ from mmcurate.schemas import sample as S
 __all__ = ["GlobalDedup", "REMOVALS_PATH"]
 
 REMOVALS_PATH = "dedup/removals.parquet"
+CAPTIONS_PATH = "dedup/captions.parquet"
 
 
 @dataclass(kw_only=True)
@@ -50,6 +57,8 @@ class GlobalDedup:
     minhash_ngram: int = 3
     policy: KeepPolicy = field(default_factory=KeepPolicy)
     num_partitions: int | None = 4
+    merge_captions: bool = False
+    groups: pa.Table | None = field(default=None, init=False, repr=False)
 
     def signature_stages(self) -> list[Stage]:
         stages: list[Stage] = []
@@ -65,6 +74,7 @@ class GlobalDedup:
         cols = [PIXEL_SHA256] if self.exact else []
         cols += [PHASH] if self.phash_max_distance is not None else []
         cols += [MINHASH_SIGNATURE, MINHASH_BANDS] if self.minhash_threshold is not None else []
+        cols += [S.CAPTION] if self.merge_captions else []
         return cols
 
     def _slim(self, table: pa.Table) -> pa.Table:
@@ -88,12 +98,15 @@ class GlobalDedup:
             return self._removals_ray(readers, prefix, units)
         parts = [self._slim(run_stages(prefix, readers[u.input_index].read_unit(u))) for u in units]
         table = pa.concat_tables(parts) if parts else self._slim_empty()
+        full = table
         found: list[pa.Table] = []
         for local, _, kwargs in self._methods():
             removed = local(table, **kwargs)
             found.append(removed)
             table = table.filter(keep_mask(table.column(S.SAMPLE_ID), removed))
-        return _combine(found)
+        removals = _combine(found)
+        self.groups = caption_groups(full, removals) if self.merge_captions else None
+        return removals
 
     def _slim_empty(self) -> pa.Table:
         return pa.table({S.SAMPLE_ID: pa.array([], pa.string())})
@@ -110,6 +123,7 @@ class GlobalDedup:
         for stage in prefix:
             ds = apply_stage(ds, stage)
         ds = ds.map_batches(self._slim, batch_format="pyarrow", batch_size=None).materialize()
+        full = ds
         found: list[pa.Table] = []
         for _, distributed, kwargs in self._methods():
             removed = distributed(ds, num_partitions=self.num_partitions, **kwargs)
@@ -117,14 +131,20 @@ class GlobalDedup:
             if removed.num_rows:
                 ds = ds.map_batches(_drop_removed, fn_kwargs={"removed": removed}, batch_format="pyarrow",
                                     batch_size=None).materialize()
-        return _combine(found)
+        removals = _combine(found)
+        self.groups = ray_caption_groups(full, removals) if self.merge_captions else None
+        return removals
 
     def load_or_compute(self, out_dir: str | Path, readers: Sequence[Reader], stages: Sequence[Stage],
                         units: Sequence[WorkUnit], use_ray: bool) -> pa.Table:
         path = Path(out_dir) / REMOVALS_PATH
-        if path.exists():
+        groups_path = Path(out_dir) / CAPTIONS_PATH
+        if path.exists() and (not self.merge_captions or groups_path.exists()):
+            self.groups = pq.read_table(groups_path) if self.merge_captions else None
             return pq.read_table(path)
         removals = self.removals(readers, stages, units, use_ray)
+        if self.merge_captions:  # groups first: a saved removals file means both exist
+            atomic_write(groups_path, lambda fh: pq.write_table(self.groups, fh))
         atomic_write(path, lambda fh: pq.write_table(removals, fh))
         return removals
 

@@ -80,19 +80,26 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def near_duplicate_pairs(hashes: np.ndarray, max_distance: int) -> np.ndarray:
-    """Index pairs ``(i, j)``, ``i < j``, whose hashes are within ``max_distance`` bits.
+    """Index pairs ``(i, j)``, ``i < j``, whose hashes are within ``max_distance`` bits, sorted.
 
-    Exact: banding finds every such pair (pigeonhole), verification removes every other one.
+    Exact: banding finds every such pair (pigeonhole), verification removes every other one. Pairs are
+    verified as each band generates them (candidates outnumber true pairs ~10^4 to 1 on large inputs),
+    and a pair found by several bands is deduplicated as one int64 ``i * n + j`` (a 1-D sort, not
+    ``np.unique(axis=0)``'s row sort, which was 80% of the time at 100k hashes).
     """
     hashes = np.asarray(hashes, dtype=np.uint64)
+    n = len(hashes)
+
+    def close(pairs: np.ndarray) -> np.ndarray:
+        return hamming(hashes[pairs[:, 0]], hashes[pairs[:, 1]]) <= max_distance
+
     keys = band_keys(hashes, max_distance)
-    candidates = [pair_edges_within_groups(keys[:, band]) for band in range(keys.shape[1])]
-    pairs = np.concatenate(candidates) if candidates else np.zeros((0, 2), np.int64)
+    found = [pair_edges_within_groups(keys[:, band], keep=close) for band in range(keys.shape[1])]
+    pairs = np.concatenate(found) if found else np.zeros((0, 2), np.int64)
     if len(pairs) == 0:
         return pairs
-    pairs = np.unique(pairs, axis=0)
-    close = hamming(hashes[pairs[:, 0]], hashes[pairs[:, 1]]) <= max_distance
-    return pairs[close]
+    flat = np.unique(pairs[:, 0] * np.int64(n) + pairs[:, 1])
+    return np.stack([flat // n, flat % n], axis=1)
 
 
 @dataclass(kw_only=True)

@@ -12,7 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from mmcurate.pipeline.mixture.conversation import (
-    TASK_CONVERSATION, TASK_DETAIL, TASK_OCR, TASK_REASONING, TASK_TEMPORAL,
+    TASK_CONVERSATION,
+    TASK_DETAIL,
+    TASK_OCR,
+    TASK_REASONING,
+    TASK_TEMPORAL,
 )
 from mmcurate.pipeline.mixture.facts import SampleFacts
 

@@ -13,8 +13,8 @@ Shard names depend only on their index, and FFD is deterministic, so a rerun rew
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import BinaryIO, Literal
 
 import pyarrow as pa

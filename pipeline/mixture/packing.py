@@ -119,7 +119,8 @@ def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) 
         raise ValueError(f"context must be >= 1, got {context}")
     ids = np.asarray(rows.column(S.SAMPLE_ID).to_pylist(), dtype=object)
     lengths = rows.column(length_column).fill_null(0).to_numpy().astype(np.int64)
-    reps = rows.column(REPEATS).fill_null(0).to_numpy().astype(np.int64) if REPEATS in rows.column_names else np.ones(len(ids), np.int64)
+    reps = (rows.column(REPEATS).fill_null(0).to_numpy().astype(np.int64) if REPEATS in rows.column_names
+            else np.ones(len(ids), np.int64))
     weights = (rows.column(LOSS_WEIGHT).fill_null(0).to_numpy().astype(np.float32) if LOSS_WEIGHT in rows.column_names
                else np.ones(len(ids), np.float32))
     too_long, empty = lengths > context, lengths < 1

@@ -29,10 +29,20 @@ import pyarrow as pa
 
 from mmcurate.pipeline.mixture.chat_client import ChatClient, ChatConfig, ChatError
 from mmcurate.pipeline.mixture.columns import (
-    INSTRUCT_BACKEND, INSTRUCT_FIELDS, INSTRUCT_LLAVA, INSTRUCT_MESSAGES, OCR_TEXTS,
+    INSTRUCT_BACKEND,
+    INSTRUCT_FIELDS,
+    INSTRUCT_LLAVA,
+    INSTRUCT_MESSAGES,
+    OCR_TEXTS,
 )
 from mmcurate.pipeline.mixture.conversation import (
-    TASKS, Conversation, ConversationError, dumps, parse_llm_answer, to_llava_record, to_messages,
+    TASKS,
+    Conversation,
+    ConversationError,
+    dumps,
+    parse_llm_answer,
+    to_llava_record,
+    to_messages,
 )
 from mmcurate.pipeline.mixture.facts import SampleFacts, facts_from_row
 from mmcurate.pipeline.mixture.llm_prompt import task_messages

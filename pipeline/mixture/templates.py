@@ -17,7 +17,12 @@ import hashlib
 import random
 
 from mmcurate.pipeline.mixture.conversation import (
-    TASK_CONVERSATION, TASK_DETAIL, TASK_OCR, TASK_REASONING, TASK_TEMPORAL, Conversation,
+    TASK_CONVERSATION,
+    TASK_DETAIL,
+    TASK_OCR,
+    TASK_REASONING,
+    TASK_TEMPORAL,
+    Conversation,
 )
 from mmcurate.pipeline.mixture.facts import SampleFacts
 

@@ -25,8 +25,17 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.pipeline.mixture.columns import (
-    CLIPS, INSTRUCT_LLAVA, MODALITY, MODALITY_IMAGE_TEXT, MODALITY_INSTRUCTION, MODALITY_TEXT, MODALITY_VIDEO,
-    TOKEN_FIELDS, TOKENS_SUPERVISED, TOKENS_TEXT, TOKENS_TOTAL,
+    CLIPS,
+    INSTRUCT_LLAVA,
+    MODALITY,
+    MODALITY_IMAGE_TEXT,
+    MODALITY_INSTRUCTION,
+    MODALITY_TEXT,
+    MODALITY_VIDEO,
+    TOKEN_FIELDS,
+    TOKENS_SUPERVISED,
+    TOKENS_TEXT,
+    TOKENS_TOTAL,
 )
 from mmcurate.pipeline.mixture.text_tokens import HeuristicCounter, TextTokenCounter
 from mmcurate.pipeline.stage import Reject, RowStage

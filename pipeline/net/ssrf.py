@@ -179,7 +179,7 @@ def resolve(
         except (OSError, UnicodeError) as exc:
             raise UrlRejected(R.DNS_ERROR, f"{target.host}: {exc}") from None
         if not candidates:
-            raise UrlRejected(R.DNS_ERROR, f"{target.host}: no addresses")
+            raise UrlRejected(R.DNS_ERROR, f"{target.host}: no addresses") from None
     addresses: list[IPAddress] = []
     for raw in candidates:
         try:

@@ -18,7 +18,14 @@ import pyarrow as pa
 
 from mmcurate.pipeline.identity import decode_caption_bytes
 from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
-from mmcurate.pipeline.readers.tar_stream import IMAGE_SUFFIXES, ShardError, TarLimits, TarSample, iter_tar_samples, open_shard
+from mmcurate.pipeline.readers.tar_stream import (
+    IMAGE_SUFFIXES,
+    ShardError,
+    TarLimits,
+    TarSample,
+    iter_tar_samples,
+    open_shard,
+)
 from mmcurate.schemas.sample import SAMPLE_SCHEMA
 from mmcurate.schemas.table import to_table
 

@@ -27,8 +27,14 @@ import numpy as np
 
 from mmcurate.pipeline.stage import Reject
 from mmcurate.pipeline.video import frames as F
-from mmcurate.pipeline.video.probe import VideoProbe, VideoSource, frame_time, open_container, stream_info
-from mmcurate.pipeline.video.probe import timing_from_timestamps
+from mmcurate.pipeline.video.probe import (
+    VideoProbe,
+    VideoSource,
+    frame_time,
+    open_container,
+    stream_info,
+    timing_from_timestamps,
+)
 from mmcurate.pipeline.video.scenes import THUMB_SIZE, ClipSpan, detect_cuts, frame_difference, split_spans
 
 __all__ = ["DEFAULT_CODECS", "ExtractParams", "ExtractedClip", "Extraction", "extract_clips"]

@@ -8,6 +8,7 @@ import pyarrow.compute as pc
 import pytest
 
 from mmcurate.filters.basic import WordCountFilter
+from mmcurate.filters.caption_language import CaptionLanguageFilter
 from mmcurate.filters.clip_quantile import score_threshold, threshold_from_array
 from mmcurate.filters.clip_score import ClipScoreFilter
 from mmcurate.filters.scenes import make_scene
@@ -22,7 +23,9 @@ def _collect(ds) -> pa.Table:
     return table.take(pc.sort_indices(table.column(S.SAMPLE_ID)))
 
 
-@pytest.mark.parametrize("stage", [ClipScoreFilter(min_score=0.3), WordCountFilter(min_words=4)], ids=lambda s: s.name)
+# The language filter loads its bundled model lazily, once per worker process: checked here on Ray tasks.
+@pytest.mark.parametrize("stage", [ClipScoreFilter(min_score=0.3), WordCountFilter(min_words=4),
+                                   CaptionLanguageFilter(min_confidence=0.3)], ids=lambda s: s.name)
 def test_ray_stage_matches_run_stage(ray_session, stage, make_rows, make_table):
     import ray
 

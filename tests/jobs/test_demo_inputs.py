@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-
 from e2e_support import check_expected_reasons
 
 from mmcurate.jobs.cli import run_job

@@ -3,7 +3,15 @@ from __future__ import annotations
 import pyarrow as pa
 import pytest
 
-from mmcurate.schemas import MANIFEST_SCHEMA, REJECT_SCHEMA, SAMPLE_SCHEMA, STATS_SCHEMA, conform, sample_schema, to_table
+from mmcurate.schemas import (
+    MANIFEST_SCHEMA,
+    REJECT_SCHEMA,
+    SAMPLE_SCHEMA,
+    STATS_SCHEMA,
+    conform,
+    sample_schema,
+    to_table,
+)
 from mmcurate.schemas import sample as S
 
 

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from mmcurate.tokenizers.text import (CAPTION_BPE_PATH, SPECIAL_TOKENS, default_text_tokenizer, encode_texts,
-                                      load_text_tokenizer, train_caption_bpe)
+from mmcurate.tokenizers.text import (
+    CAPTION_BPE_PATH,
+    SPECIAL_TOKENS,
+    default_text_tokenizer,
+    encode_texts,
+    load_text_tokenizer,
+    train_caption_bpe,
+)
 
 
 def test_hf_tokenizers_is_not_shadowed() -> None:

@@ -12,8 +12,14 @@ import pytest
 
 from mmcurate.schemas import sample as S
 from mmcurate.tokenizers.text import default_text_tokenizer, train_caption_bpe
-from mmcurate.tokenizers.token_records import (TOKEN_RECORD_SCHEMA, TOKEN_RECORD_VERSION, TokenLayout,
-                                               build_record, token_records, write_token_shards)
+from mmcurate.tokenizers.token_records import (
+    TOKEN_RECORD_SCHEMA,
+    TOKEN_RECORD_VERSION,
+    TokenLayout,
+    build_record,
+    token_records,
+    write_token_shards,
+)
 from mmcurate.tokenizers.vqvae.stage import VQ_CODES, VQ_GRID
 
 

@@ -12,6 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+
 from mmcurate.jobs.stats.__main__ import main
 from mmcurate.jobs.stats.columns import first_media_field
 from mmcurate.jobs.stats.export import export

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+
 from mmcurate.jobs.stats.__main__ import main
 from mmcurate.jobs.stats.aggregate import Summary, aggregate
 from mmcurate.jobs.stats.layout import OutputFolder

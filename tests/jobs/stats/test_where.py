@@ -6,6 +6,7 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+
 from mmcurate.jobs.stats.columns import add_virtual
 from mmcurate.jobs.stats.where import WhereError, parse_where
 

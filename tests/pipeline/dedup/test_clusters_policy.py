@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from dedup_helpers import media_item, sample_table
 
 from mmcurate.pipeline.dedup.clusters import connected_components, pair_edges_within_groups, star_edges
-from mmcurate.pipeline.dedup.policy import PRIORITY, KeepPolicy, keep_mask, removal_table
 from mmcurate.pipeline.dedup.global_dedup import signature_table
-from dedup_helpers import media_item, sample_table
+from mmcurate.pipeline.dedup.policy import PRIORITY, KeepPolicy, keep_mask, removal_table
 
 
 def test_connected_components_merges_chains_in_any_order() -> None:
@@ -35,6 +35,18 @@ def test_edge_builders() -> None:
     keys = np.array([5, 3, 5, 3, 7, 5])
     assert sorted(map(tuple, star_edges(keys).tolist())) == [(0, 2), (0, 5), (1, 3)]
     assert sorted(map(tuple, pair_edges_within_groups(keys).tolist())) == [(0, 2), (0, 5), (1, 3), (2, 5)]
+
+
+def test_pair_edges_are_verified_chunk_by_chunk(monkeypatch) -> None:
+    import mmcurate.pipeline.dedup.clusters as clusters
+
+    rng = np.random.default_rng(0)
+    keys = rng.integers(0, 30, 400)
+    everything = {tuple(p) for p in pair_edges_within_groups(keys).tolist()}
+    assert all(i < j and keys[i] == keys[j] for i, j in everything)
+    monkeypatch.setattr(clusters, "_CHUNK_PAIRS", 7)  # many chunks per group size
+    even = pair_edges_within_groups(keys, keep=lambda pairs: (pairs.sum(axis=1) % 2) == 0)
+    assert {tuple(p) for p in even.tolist()} == {p for p in everything if sum(p) % 2 == 0}
 
 
 def test_policy_rules_choose_the_right_member() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import io
 
+from dedup_helpers import GROUP_PHOTOS, precision_recall, predicted_pairs, sample_table, true_pairs
 from PIL import Image, PngImagePlugin
 
 from mmcurate.pipeline.dedup.exact import BYTES_SHA256, PIXEL_SHA256, ExactHash
 from mmcurate.pipeline.dedup.global_dedup import exact_duplicates, signature_table
 from mmcurate.pipeline.runner import run_stage
-from dedup_helpers import GROUP_PHOTOS, precision_recall, predicted_pairs, sample_table, true_pairs
 
 
 def _png(image: Image.Image, **kwargs: object) -> bytes:

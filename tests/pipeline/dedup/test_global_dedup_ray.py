@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pytest
+from dedup_helpers import precision_recall, predicted_pairs, sample_table, true_pairs
+from test_semdedup import embedding_table, planted_embeddings
 
 from mmcurate.pipeline.dedup import global_dedup as G
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
@@ -13,8 +15,6 @@ from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
 from mmcurate.pipeline.dedup.policy import KeepPolicy
 from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig
 from mmcurate.pipeline.runner import run_stages
-from dedup_helpers import precision_recall, predicted_pairs, sample_table, true_pairs
-from test_semdedup import embedding_table, planted_embeddings
 
 
 def _two_blocks(table: pa.Table):

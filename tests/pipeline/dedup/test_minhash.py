@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from datasketch import MinHash
+from dedup_helpers import precision_recall, predicted_pairs, sample_table, true_pairs
 
 from mmcurate.pipeline.dedup.global_dedup import minhash_duplicates, signature_table
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE, MinHasher, MinHashSignature, word_shingles
 from mmcurate.pipeline.runner import run_stage
-from dedup_helpers import precision_recall, predicted_pairs, sample_table, true_pairs
 
 
 @pytest.mark.parametrize("scheme", ["affine32", "legacy"])

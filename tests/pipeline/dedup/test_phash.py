@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from dedup_helpers import precision_recall, predicted_pairs, sample_table, true_pairs
 
 from mmcurate.pipeline.dedup.global_dedup import phash_duplicates, signature_table
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash, hamming, near_duplicate_pairs
 from mmcurate.pipeline.runner import run_stage
-from dedup_helpers import precision_recall, predicted_pairs, sample_table, true_pairs
 
 
 def test_banded_search_equals_brute_force() -> None:

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+from dedup_helpers import precision_recall, predicted_pairs, true_pairs
 
 from mmcurate.pipeline.dedup.global_dedup import semantic_duplicates
-from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig, cluster_duplicate_edges
-from dedup_helpers import precision_recall, predicted_pairs, true_pairs
+from mmcurate.pipeline.dedup.semdedup import (
+    SemDeDupConfig,
+    assign_clusters,
+    cluster_duplicate_edges,
+    semantic_duplicate_edges,
+    train_centroids,
+)
 
 
 def planted_embeddings(n_base: int = 3000, n_dup_bases: int = 300, dim: int = 64, seed: int = 0):
@@ -47,3 +53,13 @@ def test_semdedup_precision_recall() -> None:
     precision, recall = precision_recall(predicted_pairs(removals, ids), true_pairs(groups))
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
     assert set(removals.column("dedup_method").to_pylist()) == {"semdedup_v1"}
+
+
+def test_threaded_cluster_search_returns_the_same_edges_in_the_same_order() -> None:
+    emb, _, _ = planted_embeddings(n_base=1500, n_dup_bases=200)
+    config = SemDeDupConfig(n_clusters=12, eps=0.05)
+    centroids = train_centroids(emb, config)
+    one = semantic_duplicate_edges(emb, config, centroids=centroids, threads=1)
+    labels = assign_clusters(emb, centroids)
+    four = semantic_duplicate_edges(emb, config, labels=labels, threads=4)
+    assert len(one) >= 200 and np.array_equal(one, four)

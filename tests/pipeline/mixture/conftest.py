@@ -2,14 +2,15 @@
 
 It speaks ``POST /v1/chat/completions`` request/response JSON, counts requests, tracks the maximum
 number in flight, and answers by ``mode``: ``good``, ``invalid_json``, ``bad_shape``, ``429_then_ok``
-(first attempt of each distinct request gets 429), ``500`` (always). Each test gets a fresh server.
+(first attempt of each distinct request gets 429), ``500`` (always). ``delay_s`` holds every answer back
+(concurrency and timeout tests); a client that timed out has hung up, so the late answer is dropped quietly.
+Each test gets a fresh server; its teardown wakes any handler still waiting.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -27,6 +28,7 @@ class FakeLLM(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.mode = "good"
         self.delay_s = 0.0
+        self.stopping = threading.Event()
         self.lock = threading.Lock()
         self.requests = 0
         self.in_flight = 0
@@ -50,13 +52,16 @@ class _Handler(BaseHTTPRequestHandler):
         with self.server.lock:  # done before the client can see the answer and send its next request
             self.server.in_flight -= 1
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client timed out and hung up
+            self.close_connection = True
 
     def do_POST(self) -> None:  # noqa: N802 - http.server's naming
         srv = self.server
@@ -70,7 +75,7 @@ class _Handler(BaseHTTPRequestHandler):
             srv.seen[raw.decode()] = attempt + 1
             srv.auth.append(self.headers.get("Authorization"))
             srv.bodies.append(body)
-        time.sleep(srv.delay_s)
+        srv.stopping.wait(srv.delay_s)  # a sleep that the fixture's teardown cuts short
         if self.path != "/v1/chat/completions" or "messages" not in body:
             return self._send(404, {"error": "not found"})
         if srv.mode == "500":
@@ -90,6 +95,7 @@ def fake_llm() -> Iterator[FakeLLM]:
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     yield server
+    server.stopping.set()
     server.shutdown()
     server.server_close()
     thread.join(timeout=5)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,7 @@ def test_parse_llm_answer_shapes() -> None:
 
 def _llm_stage(server: Any, tmp_path: Path | None = None, **kw: Any) -> SynthesizeInstructions:
     config = ChatConfig(base_url=server.base_url, model="tiny", backoff_s=0.01, max_retries=kw.pop("max_retries", 2),
-                        timeout_s=5.0, cache_dir=str(tmp_path / "cache") if tmp_path else None)
+                        timeout_s=kw.pop("timeout_s", 5.0), cache_dir=str(tmp_path / "cache") if tmp_path else None)
     return SynthesizeInstructions(llm=config, tasks=("conversation", "detail"), **kw)
 
 
@@ -121,6 +122,19 @@ def test_llm_500_exhausts_retries(fake_llm: Any) -> None:
     rows = _run(_llm_stage(fake_llm, max_retries=2), [_image_row(0), _image_row(1)])
     assert [r["drop_reason"] for r in rows] == ["synthesize_v1:llm_http_500"] * 2
     assert fake_llm.requests == 2 * 2 * 3  # rows x tasks x (1 + retries)
+
+
+def test_llm_timeout_retries_then_rejects(fake_llm: Any, tmp_path: Path) -> None:
+    fake_llm.delay_s = 0.6  # every answer comes after the client's 0.2 s timeout
+    t0 = time.monotonic()
+    rows = _run(_llm_stage(fake_llm, tmp_path, max_retries=1, timeout_s=0.2), [_image_row(0)])
+    elapsed = time.monotonic() - t0
+    assert rows[0]["status"] == "rejected" and rows[0]["drop_reason"] == "synthesize_v1:llm_timeout"
+    assert "timed out" in rows[0]["error"]
+    assert fake_llm.requests == 2 * 2  # tasks x (1 + retries): a timeout is retried, then final
+    assert not list((tmp_path / "cache").rglob("*.json"))  # a timeout is not an answer: nothing cached
+    # two tasks in parallel, each 2 attempts x 0.2 s + backoff; far below the server's 0.6 s per answer x 4
+    assert elapsed < 2.0
 
 
 def test_llm_cache_hits(fake_llm: Any, tmp_path: Path) -> None:

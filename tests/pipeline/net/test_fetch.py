@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from urllib.parse import quote
 
 import pytest
-from urllib.parse import quote
 
 from mmcurate.pipeline.net import reasons as R
 from mmcurate.pipeline.net.fetch import FetchPolicy, fetch_many, fetch_one

@@ -13,7 +13,8 @@ from mmcurate.pipeline.stage import Reject
 from mmcurate.pipeline.video.extract import ExtractParams, extract_clips
 
 
-def reason(data: bytes, params: ExtractParams = ExtractParams()) -> str:
+def reason(data: bytes, params: ExtractParams | None = None) -> str:
+    params = params or ExtractParams()
     with pytest.raises(Reject) as info:
         extract_clips(data, params)
     return info.value.reason

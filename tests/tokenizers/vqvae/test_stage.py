@@ -78,7 +78,6 @@ def test_stage_pickles_without_model_and_declares_resources() -> None:
 
 def test_on_ray_actor_pool(ray_session: str, photos: list[bytes]) -> None:
     import ray
-
     import torch
 
     from mmcurate.pipeline.ray_adapter import apply_stage
