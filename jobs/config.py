@@ -92,7 +92,9 @@ class DedupConfig:
     exact: bool = True                   # identical decoded pixels (catches re-encodes of the same image)
     phash_max_distance: int | None = 4   # perceptual near-duplicates within this many of 64 bits; null: off
     minhash_threshold: float | None = None  # caption near-duplicates at this estimated Jaccard; null: off
-    keep: Literal["first", "area"] = "first"  # which cluster member survives: lowest sample_id, or largest image
+    keep: Literal["first", "area", "clip_score"] = "first"  # survivor: lowest sample_id, largest image, best CLIP score
+    semantic_eps: float | None = None    # SemDeDup on CLIP image embeddings: duplicates at cosine >= 1 - eps; null: off
+    semantic_clusters: int = 1000        # k-means clusters (fewer on small inputs: at least 40 points each)
     merge_captions: bool = False  # same image (exact/pHash), other captions: the kept row lists them all in `captions`
 
 

@@ -123,9 +123,16 @@ def build_dedup(cfg: JobConfig, stages: list[Stage]) -> GlobalDedup | None:
     if not d.enabled:
         return None
     prefix = next(i for i, stage in enumerate(stages) if isinstance(stage, VideoClips))
+    clip = None
+    if d.semantic_eps is not None or d.keep == "clip_score":  # the pass needs CLIP scores / embeddings
+        clip = ClipScoreFilter(write_embedding=True, require_image=False, batch_size=cfg.filters.clip.batch_size,
+                               **_model_fields(cfg.filters.clip))
+    policy = KeepPolicy(rule="score", score_column="clip_score_v1_mean") if d.keep == "clip_score" else \
+        KeepPolicy(rule=d.keep)
     return GlobalDedup(prefix=prefix, exact=d.exact, phash_max_distance=d.phash_max_distance,
-                       minhash_threshold=d.minhash_threshold, policy=KeepPolicy(rule=d.keep),
-                       merge_captions=d.merge_captions)
+                       minhash_threshold=d.minhash_threshold, policy=policy,
+                       merge_captions=d.merge_captions, semantic_eps=d.semantic_eps,
+                       semantic_clusters=d.semantic_clusters, clip=clip)
 
 
 def build_pipeline(cfg: JobConfig) -> Pipeline:

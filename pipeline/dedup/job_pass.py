@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
@@ -28,12 +29,15 @@ from mmcurate.pipeline.dedup.global_dedup import (
     ray_exact_duplicates,
     ray_minhash_duplicates,
     ray_phash_duplicates,
+    ray_semantic_duplicates,
+    semantic_duplicates,
     signature_table,
 )
 from mmcurate.pipeline.dedup.merge_captions import caption_groups, ray_caption_groups
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE, MinHashSignature
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
 from mmcurate.pipeline.dedup.policy import DEDUP_RESULT_SCHEMA, KeepPolicy, keep_mask
+from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.pipeline.sinks.atomic import atomic_write
@@ -43,6 +47,8 @@ from mmcurate.schemas import sample as S
 __all__ = ["GlobalDedup", "REMOVALS_PATH"]
 
 REMOVALS_PATH = "dedup/removals.parquet"
+EMBEDDING = "dedup_embedding"
+CLIP_EMBEDDINGS = "clip_score_v1_embedding"
 CAPTIONS_PATH = "dedup/captions.parquet"
 
 
@@ -58,6 +64,9 @@ class GlobalDedup:
     policy: KeepPolicy = field(default_factory=KeepPolicy)
     num_partitions: int | None = 4
     merge_captions: bool = False
+    semantic_eps: float | None = None  # SemDeDup on CLIP image embeddings: cosine >= 1 - eps; None: off
+    semantic_clusters: int = 1000
+    clip: Stage | None = None  # the CLIP stage (writing embeddings) for SemDeDup and the clip-score keep rule
     groups: pa.Table | None = field(default=None, init=False, repr=False)
 
     def signature_stages(self) -> list[Stage]:
@@ -68,6 +77,8 @@ class GlobalDedup:
             stages.append(PerceptualHash())
         if self.minhash_threshold is not None:
             stages.append(MinHashSignature(ngram=self.minhash_ngram))
+        if self.clip is not None:
+            stages.append(self.clip)
         return stages
 
     def _columns(self) -> list[str]:
@@ -75,9 +86,12 @@ class GlobalDedup:
         cols += [PHASH] if self.phash_max_distance is not None else []
         cols += [MINHASH_SIGNATURE, MINHASH_BANDS] if self.minhash_threshold is not None else []
         cols += [S.CAPTION] if self.merge_captions else []
+        cols += [EMBEDDING] if self.semantic_eps is not None else []
         return cols
 
     def _slim(self, table: pa.Table) -> pa.Table:
+        if self.semantic_eps is not None:
+            table = table.append_column(EMBEDDING, _first_embedding(table.column(CLIP_EMBEDDINGS)))
         return signature_table(table, self._columns(), self.policy)
 
     def _methods(self) -> list[tuple[Any, Any, dict[str, Any]]]:
@@ -88,6 +102,9 @@ class GlobalDedup:
             methods.append((phash_duplicates, ray_phash_duplicates, {"max_distance": self.phash_max_distance}))
         if self.minhash_threshold is not None:
             methods.append((minhash_duplicates, ray_minhash_duplicates, {"threshold": self.minhash_threshold}))
+        if self.semantic_eps is not None:
+            config = SemDeDupConfig(n_clusters=self.semantic_clusters, eps=self.semantic_eps)
+            methods.append((semantic_duplicates, ray_semantic_duplicates, {"column": EMBEDDING, "config": config}))
         return methods
 
     def removals(self, readers: Sequence[Reader], stages: Sequence[Stage], units: Sequence[WorkUnit],
@@ -126,7 +143,10 @@ class GlobalDedup:
         full = ds
         found: list[pa.Table] = []
         for _, distributed, kwargs in self._methods():
-            removed = distributed(ds, num_partitions=self.num_partitions, **kwargs)
+            rows = ds
+            if distributed is ray_semantic_duplicates:  # k-means trains on rows that have an embedding
+                rows = ds.map_batches(_with_embedding, batch_format="pyarrow", batch_size=None)
+            removed = distributed(rows, num_partitions=self.num_partitions, **kwargs)
             found.append(removed)
             if removed.num_rows:
                 ds = ds.map_batches(_drop_removed, fn_kwargs={"removed": removed}, batch_format="pyarrow",
@@ -147,6 +167,16 @@ class GlobalDedup:
             atomic_write(groups_path, lambda fh: pq.write_table(self.groups, fh))
         atomic_write(path, lambda fh: pq.write_table(removals, fh))
         return removals
+
+
+def _first_embedding(column: pa.ChunkedArray) -> pa.Array:
+    """Each sample's first image embedding (list<float16>), null when it has none (videos, no image)."""
+    firsts = [next((e for e in (items or []) if e is not None), None) for items in column.to_pylist()]
+    return pa.array(firsts, pa.list_(pa.float16()))
+
+
+def _with_embedding(table: pa.Table) -> pa.Table:
+    return table.filter(pc.is_valid(table.column(EMBEDDING)))
 
 
 def _drop_removed(table: pa.Table, removed: pa.Table) -> pa.Table:
