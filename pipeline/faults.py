@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import signal
 
-__all__ = ["fault_point", "FAULT_ENV", "MARKER_ENV"]
+__all__ = ["fault_point", "fault_env", "FAULT_ENV", "MARKER_ENV"]
 
 FAULT_ENV = "MMCURATE_FAULT"
 MARKER_ENV = "MMCURATE_FAULT_MARKER"
@@ -39,5 +39,3 @@ def fault_env() -> dict[str, str]:
     """The fault variables to forward to Ray workers (empty when no fault is configured)."""
     return {k: os.environ[k] for k in (FAULT_ENV, MARKER_ENV) if os.environ.get(k)}
 
-
-__all__ += ["fault_env"]
