@@ -152,6 +152,7 @@ class MixtureConfig:
     vq_tokenize: bool = False                # discrete image codes with the VQ-VAE (Chameleon-style)
     vq_checkpoint: str = ""                  # "" = the shipped small checkpoint; or a local .safetensors stem
     vq_num_gpus: float = 0.0                 # > 0: a GPU actor pool, bf16
+    text_tokenizer: str | None = None        # a local tokenizer.json for token records; null: the shipped caption BPE
 
 
 @dataclass(kw_only=True)

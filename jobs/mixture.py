@@ -4,7 +4,8 @@ Per sample (stages in the main pass, so the columns land in the shards): LLaVA-s
 (``synthesize_v1``, offline templates or an OpenAI-compatible endpoint) and token counts per modality
 under the target model (``mixture_tokens_v1``). Then, over the committed accepted shards (set-level):
 the budget balancer's hash-seeded repeat counts, per-sample loss weights (√-length by default), and
-first-fit-decreasing packing into the context length, written to ``mixture/`` with a report. The
+first-fit-decreasing packing into the context length, written to ``mixture/`` with a report; with VQ
+tokens on, the interleaved text + image-code token records go to ``tokens/``. The
 set-level part reads only slim columns (id, modality, source, token counts: ~50 MB per million rows)
 and runs in the driver with the same library functions Ray would call.
 """
@@ -66,6 +67,23 @@ def _budget(m: MixtureConfig, rows: pa.Table) -> BudgetConfig:
     return BudgetConfig(total_tokens=max(total, 1), modality_shares=shares, max_repeats=m.max_repeats)
 
 
+def write_token_records(m: MixtureConfig, out_dir: Path, config_hash: str) -> dict[str, Any]:
+    """Interleaved text + image-code sequences of the accepted samples, as ``tokens/`` shards."""
+    from mmcurate.tokenizers.text import default_text_tokenizer, load_text_tokenizer
+    from mmcurate.tokenizers.token_records import TokenLayout, token_records, write_token_shards
+    from mmcurate.tokenizers.vqvae.checkpoint import read_metadata, shipped_small
+    from mmcurate.tokenizers.vqvae.stage import VQ_CODES, VQ_GRID
+
+    tokenizer = load_text_tokenizer(m.text_tokenizer) if m.text_tokenizer else default_text_tokenizer()
+    codebook = int(read_metadata(m.vq_checkpoint or shipped_small())["config"]["codebook_size"])
+    layout = TokenLayout.from_tokenizer(tokenizer, codebook)
+    samples = pads.dataset(out_dir / "parquet", format="parquet").to_table(
+        columns=[S.SAMPLE_ID, S.CAPTION, VQ_CODES, VQ_GRID])
+    records = token_records(samples.sort_by(S.SAMPLE_ID), tokenizer, layout)
+    manifest = write_token_shards(records, out_dir / "tokens", layout, extra={"config_hash": config_hash})
+    return {"token_records": manifest["rows"], "tokens": manifest["totals"]["n_tokens"]}
+
+
 def run_mixture(m: MixtureConfig, out_dir: str | Path, config_hash: str) -> dict[str, Any]:
     """Balance, weight and pack the accepted samples of ``out_dir``; writes ``out_dir/mixture/``."""
     out = Path(out_dir)
@@ -79,4 +97,7 @@ def run_mixture(m: MixtureConfig, out_dir: str | Path, config_hash: str) -> dict
     summary = write_pack_shards(packed, out / "mixture", config_hash=config_hash)
     body = json.dumps({"budget": report.to_pylist(), "packing": summary}, indent=2, sort_keys=True, default=str)
     atomic_write(out / "mixture" / "report.json", lambda fh: fh.write(body.encode() + b"\n"))
-    return {"samples": rows.num_rows, **{k: summary[k] for k in summary if k in ("packs", "efficiency", "rejected")}}
+    result = {"samples": rows.num_rows, **{k: summary[k] for k in summary if k in ("packs", "efficiency", "rejected")}}
+    if m.vq_tokenize:
+        result |= write_token_records(m, out, config_hash)
+    return result

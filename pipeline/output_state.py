@@ -19,7 +19,7 @@ from mmcurate.pipeline.sinks.formats import WRITERS
 __all__ = ["JOB_FILE", "OutputMismatch", "prepare_output"]
 
 JOB_FILE = "job.json"
-_OWNED_DIRS = (*WRITERS, "rejects", "clips", "dedup", "mixture")
+_OWNED_DIRS = (*WRITERS, "rejects", "clips", "dedup", "mixture", "tokens")
 _OWNED_FILES = (JOURNAL, MANIFEST_TABLE, STATS_TABLE, JOB_FILE)
 
 

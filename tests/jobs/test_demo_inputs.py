@@ -80,6 +80,18 @@ def test_good_samples_are_identical_to_a_clean_run(runs: dict) -> None:
         assert dirty[key] == clean[key], key
 
 
+def test_token_records_and_packs_load_with_pyarrow_alone(runs: dict) -> None:
+    records = pq.read_table(sorted((runs["dirty"] / "tokens").glob("tokens-*.parquet"))[0])
+    accepted = pq.read_table(runs["dirty"] / "parquet", columns=["sample_id", "media"]).to_pylist()
+    assert records.num_rows == len(accepted)
+    images = {r["sample_id"]: sum(m["kind"] == "image" for m in r["media"]) for r in accepted}
+    for row in records.to_pylist():
+        image_spans = [s for s in row["spans"] if s["modality"] == "image"]
+        assert len(image_spans) == images[row["sample_id"]] and row["n_tokens"] == len(row["input_ids"])
+    packs = pq.read_table(sorted((runs["dirty"] / "mixture").glob("packs-*.parquet"))[0])
+    assert packs.num_rows > 0 and "cu_seqlens" in packs.column_names
+
+
 def test_nothing_outside_the_output_and_no_pickle_executed(runs: dict) -> None:
     assert not Path("/tmp/pwned").exists()
     assert not (runs["root"] / "escape.jpg").exists() and not (runs["root"].parent / "escape.jpg").exists()
