@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Stage
+from mmcurate.schemas.table import put_column
 
 __all__ = ["Filter"]
 
@@ -38,11 +39,7 @@ class Filter(Stage):
             field = next((f for f in self.writes if f.name == name), None)
             if field is None:
                 raise KeyError(f"{self.name} scored undeclared column {name!r}")
-            values = pa.array(values, field.type) if not isinstance(values, (pa.Array, pa.ChunkedArray)) else values
-            if name in batch.column_names:
-                batch = batch.set_column(batch.schema.get_field_index(name), field, values)
-            else:
-                batch = batch.append_column(field, values)
+            batch = put_column(batch, field, values)
         names = list(scores)
         rows = pa.table({n: batch.column(n) for n in names}).to_pylist() if names else [{}] * batch.num_rows
         decisions = [self.decide(r) for r in rows]

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.table import put_column
 
 __all__ = ["Resources", "Reject", "Stage", "RowStage"]
 
@@ -134,14 +135,13 @@ def _apply_updates(batch: pa.Table, updates: list[dict[str, Any]], writes: tuple
         if name in batch.column_names:
             field_ = batch.schema.field(name)
             old = batch.column(name).to_pylist() if any(name not in u for u in updates) else [None] * len(updates)
-            values = [u[name] if name in u else o for u, o in zip(updates, old)]
-            batch = batch.set_column(batch.schema.get_field_index(name), field_, pa.array(values, field_.type))
+            batch = put_column(batch, field_, [u[name] if name in u else o for u, o in zip(updates, old)])
         else:
             field_ = declared.get(name)
             if field_ is None:
                 raise KeyError(f"stage wrote undeclared column {name!r}; declare it in `writes`")
-            batch = batch.append_column(field_, pa.array([u.get(name) for u in updates], field_.type))
+            batch = put_column(batch, field_, [u.get(name) for u in updates])
     for field_ in writes:
         if field_.name not in batch.column_names:
-            batch = batch.append_column(field_, pa.nulls(batch.num_rows, field_.type))
+            batch = put_column(batch, field_, pa.nulls(batch.num_rows, field_.type))
     return batch

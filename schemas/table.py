@@ -11,7 +11,7 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["to_table", "conform"]
+__all__ = ["to_table", "conform", "put_column"]
 
 
 def to_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
@@ -42,3 +42,16 @@ def conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
         else:
             columns.append(pa.nulls(table.num_rows, field.type))
     return pa.Table.from_arrays(columns, schema=schema)
+
+
+def put_column(table: pa.Table, field: pa.Field, values: Any) -> pa.Table:
+    """``table`` with column ``field.name`` set to ``values`` (replaced if present, appended if not).
+
+    Python lists are converted with the field's type, so a column of all ``None`` keeps its type.
+    """
+    if not isinstance(values, (pa.Array, pa.ChunkedArray)):
+        values = pa.array(values, field.type)
+    index = table.schema.get_field_index(field.name)
+    if index < 0:
+        return table.append_column(field, values)
+    return table.set_column(index, field, values)

@@ -17,6 +17,7 @@ from mmcurate.pipeline.dedup.policy import DEDUP_METHOD, DUPLICATE_OF
 from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.table import put_column
 
 __all__ = ["ApplyDedup"]
 
@@ -39,8 +40,7 @@ class ApplyDedup(Stage):
         hit = pc.is_valid(index)
         duplicate_of = pc.take(self.removals.column(DUPLICATE_OF), index)
         methods = pc.take(self.removals.column(DEDUP_METHOD), index)
-        out = batch.append_column(self.writes[0], duplicate_of) if DUPLICATE_OF not in batch.column_names else \
-            batch.set_column(batch.schema.get_field_index(DUPLICATE_OF), self.writes[0], duplicate_of)
+        out = put_column(batch, self.writes[0], duplicate_of)
         for method in sorted(set(m for m in methods.to_pylist() if m is not None)):
             mask = pc.and_(hit, pc.fill_null(pc.equal(methods, method), False))
             out = mark_rejected(out, mask, self.name, self.reason(method))

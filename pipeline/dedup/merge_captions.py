@@ -35,6 +35,7 @@ import pyarrow.compute as pc
 from mmcurate.pipeline.dedup.policy import DEDUP_METHOD, DUPLICATE_OF
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.table import put_column
 
 if TYPE_CHECKING:
     import ray.data
@@ -135,9 +136,7 @@ def attach_captions(batch: pa.Table, groups: pa.Table) -> pa.Table:
     index = pc.index_in(batch.column(S.SAMPLE_ID), value_set=groups.column(S.SAMPLE_ID).combine_chunks())
     merged = pc.take(groups.column(CAPTIONS).combine_chunks(), index)
     column = pc.if_else(pc.is_valid(index), merged, own) if batch.num_rows else own
-    if CAPTIONS in batch.column_names:
-        return batch.set_column(batch.schema.get_field_index(CAPTIONS), CAPTIONS_FIELD, column)
-    return batch.append_column(CAPTIONS_FIELD, column)
+    return put_column(batch, CAPTIONS_FIELD, column)
 
 
 def merge_captions(

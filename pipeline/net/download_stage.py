@@ -24,6 +24,7 @@ from mmcurate.pipeline.net.fetch import FetchPolicy, FetchResult, fetch_many
 from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.table import put_column
 
 __all__ = ["HTTP_STATUS", "DOWNLOAD_ATTEMPTS", "DOWNLOAD_CONTENT_TYPE", "Download"]
 
@@ -44,14 +45,6 @@ def _media_item(res: FetchResult) -> dict[str, Any]:
         "n_frames": None,
         "ops": [],
     }
-
-
-def _set(table: pa.Table, field_: pa.Field, values: list[Any]) -> pa.Table:
-    column = pa.array(values, field_.type)
-    index = table.schema.get_field_index(field_.name)
-    if index < 0:
-        return table.append_column(field_, column)
-    return table.set_column(index, table.schema.field(index), column)
 
 
 @dataclass(kw_only=True)
@@ -100,10 +93,10 @@ class Download(Stage):
             else:
                 failed[(str(res.reason), res.error or "")].append(i)
         fields = {f.name: f for f in self.writes}
-        table = _set(batch, fields[S.MEDIA], media)
-        table = _set(table, fields[HTTP_STATUS], [r.http_status if r else None for r in results])
-        table = _set(table, fields[DOWNLOAD_ATTEMPTS], [r.attempts if r else None for r in results])
-        table = _set(table, fields[DOWNLOAD_CONTENT_TYPE], [r.content_type if r else None for r in results])
+        table = put_column(batch, fields[S.MEDIA], media)
+        table = put_column(table, fields[HTTP_STATUS], [r.http_status if r else None for r in results])
+        table = put_column(table, fields[DOWNLOAD_ATTEMPTS], [r.attempts if r else None for r in results])
+        table = put_column(table, fields[DOWNLOAD_CONTENT_TYPE], [r.content_type if r else None for r in results])
         # One mark_rejected call per distinct (reason, detail): details omit the URL, so a batch
         # has a handful of groups (404s, timeouts, ...), not one call per row.
         for (reason, detail), rows in failed.items():
