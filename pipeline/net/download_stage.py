@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import pyarrow as pa
 
 from mmcurate.pipeline.net.fetch import FetchPolicy, FetchResult, fetch_many
+from mmcurate.pipeline.readers.base import media_item
 from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.schemas import sample as S
@@ -31,20 +32,6 @@ __all__ = ["HTTP_STATUS", "DOWNLOAD_ATTEMPTS", "DOWNLOAD_CONTENT_TYPE", "Downloa
 HTTP_STATUS = "http_status"
 DOWNLOAD_ATTEMPTS = "download_attempts"
 DOWNLOAD_CONTENT_TYPE = "download_content_type"
-
-
-def _media_item(res: FetchResult) -> dict[str, Any]:
-    return {
-        "bytes": res.body,
-        "kind": res.kind,
-        "mime": res.sniffed_mime,
-        "width": None,
-        "height": None,
-        "sha256": res.sha256,
-        "source_mode": None,
-        "n_frames": None,
-        "ops": [],
-    }
 
 
 @dataclass(kw_only=True)
@@ -89,7 +76,7 @@ class Download(Stage):
             if res is None:
                 continue
             if res.ok:
-                media[i] = [_media_item(res)]
+                media[i] = [media_item(res.body, res.kind, res.sniffed_mime, res.sha256)]
             else:
                 failed[(str(res.reason), res.error or "")].append(i)
         fields = {f.name: f for f in self.writes}

@@ -21,7 +21,7 @@ import pyarrow as pa
 from mmcurate.pipeline.identity import make_sample_id, sha256_hex
 from mmcurate.schemas import sample as S
 
-__all__ = ["WorkUnit", "Reader", "media_kind", "sample_row", "rejected_row"]
+__all__ = ["WorkUnit", "Reader", "media_kind", "media_item", "sample_row", "rejected_row"]
 
 
 @dataclass(frozen=True)
@@ -67,10 +67,14 @@ def media_kind(data: bytes) -> tuple[str, str]:
     return ("video" if kind_of(mime) == "video" else "image"), mime
 
 
-def _media_item(data: bytes, kind: str | None = None) -> dict[str, Any]:
-    sniffed_kind, mime = media_kind(data)
-    return {"bytes": data, "kind": kind or sniffed_kind, "mime": mime, "width": None, "height": None,
-            "sha256": sha256_hex(data), "source_mode": None, "n_frames": None, "ops": []}
+def media_item(data: bytes, kind: str | None = None, mime: str | None = None,
+               sha256: str | None = None) -> dict[str, Any]:
+    """A not-yet-decoded media struct; kind and MIME are sniffed from the bytes unless given."""
+    if kind is None or mime is None:
+        sniffed_kind, sniffed_mime = media_kind(data)
+        kind, mime = kind or sniffed_kind, mime or sniffed_mime
+    return {"bytes": data, "kind": kind, "mime": mime, "width": None, "height": None,
+            "sha256": sha256 or sha256_hex(data), "source_mode": None, "n_frames": None, "ops": []}
 
 
 def sample_row(
@@ -83,7 +87,7 @@ def sample_row(
     return {
         S.SAMPLE_ID: make_sample_id(source, locator, content, caption),
         S.SOURCE: source, S.LOCATOR: locator, S.URL: url, S.CAPTION: caption,
-        S.MEDIA: [_media_item(m, kind) for m in media], S.META_JSON: meta_json, S.FLAGS: flags or [],
+        S.MEDIA: [media_item(m, kind) for m in media], S.META_JSON: meta_json, S.FLAGS: flags or [],
         S.UNIT_ID: unit.unit_id, S.UNIT_INDEX: index, S.UNIT_ROWS: n_rows,
         S.STATUS: S.STATUS_OK, S.STAGE: None, S.DROP_REASON: None, S.ERROR: None,
     }
