@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from mmcurate.jobs.config import MixtureConfig
@@ -57,13 +58,12 @@ def _slim_rows(out_dir: Path) -> pa.Table:
 
 
 def _budget(m: MixtureConfig, rows: pa.Table) -> BudgetConfig:
-    total = m.total_tokens or int(sum(rows.column(TOKENS_TOTAL).fill_null(0).to_pylist()))
+    total = m.total_tokens or int(pc.sum(rows.column(TOKENS_TOTAL)).as_py() or 0)
     shares = m.modality_shares
     if not shares:  # no target: keep the natural mixture, so repeats are all 1
-        counts: dict[str, float] = {}
-        for modality, tokens in zip(rows.column(MODALITY).to_pylist(), rows.column(TOKENS_TOTAL).to_pylist()):
-            counts[modality] = counts.get(modality, 0) + (tokens or 0)
-        shares = {k: v / max(sum(counts.values()), 1) for k, v in counts.items()}
+        sums = rows.group_by(MODALITY).aggregate([(TOKENS_TOTAL, "sum")]).to_pylist()
+        natural = sum(r[f"{TOKENS_TOTAL}_sum"] or 0 for r in sums)
+        shares = {r[MODALITY]: (r[f"{TOKENS_TOTAL}_sum"] or 0) / max(natural, 1) for r in sums}
     return BudgetConfig(total_tokens=max(total, 1), modality_shares=shares, max_repeats=m.max_repeats)
 
 
@@ -93,7 +93,7 @@ def run_mixture(m: MixtureConfig, out_dir: str | Path, config_hash: str) -> dict
     balanced, report = balance(budget_rows(rows), _budget(m, rows))
     weighted = balanced.join(rows.select([S.SAMPLE_ID, TOKENS_SUPERVISED]), S.SAMPLE_ID).sort_by(S.SAMPLE_ID)
     weighted = add_loss_weights(weighted, mode=m.loss_weighting)
-    packed = pack_table(weighted.filter(pa.compute.greater(weighted.column(REPEATS), 0)), m.context)
+    packed = pack_table(weighted.filter(pc.greater(weighted.column(REPEATS), 0)), m.context)
     summary = write_pack_shards(packed, out / "mixture", config_hash=config_hash)
     body = json.dumps({"budget": report.to_pylist(), "packing": summary}, indent=2, sort_keys=True, default=str)
     atomic_write(out / "mixture" / "report.json", lambda fh: fh.write(body.encode() + b"\n"))
