@@ -8,15 +8,14 @@ one score per clip and the duration-independent mean over clips, and drops video
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-from PIL import Image
 
 from mmcurate.filters.clip_model import ClipEmbedder, ClipModelFields
+from mmcurate.filters.media import open_rgb
 from mmcurate.pipeline.filter import Filter
 from mmcurate.pipeline.stage import Resources
 from mmcurate.pipeline.video.columns import CLIPS
@@ -55,7 +54,8 @@ class ClipFrameScore(ClipModelFields, Filter):
         assert self._embedder is not None
         if not clips or not caption:
             return None
-        frames = [[Image.open(io.BytesIO(f)).convert("RGB") for f in clip["frames"] or []] for clip in clips]
+        side = self._embedder.draft_side(self.draft_gap)
+        frames = [[open_rgb(f, side) for f in clip["frames"] or []] for clip in clips]
         flat = [im for clip in frames for im in clip]
         if not flat:
             return None

@@ -137,7 +137,8 @@ class ClipScoreFilter(ClipModelFields, Filter):
     def score_batch(self, batch: pa.Table) -> dict[str, pa.Array]:
         self.ensure_setup()
         assert self._embedder is not None
-        images = [media_images(m) for m in batch.column(S.MEDIA).to_pylist()]
+        side = self._embedder.draft_side(self.draft_gap)
+        images = [media_images(m, side) for m in batch.column(S.MEDIA).to_pylist()]
         per_item, emb, owners = pair_scores(self._embedder, batch.column(S.CAPTION).to_pylist(), images)
         means, maxes = zip(*(_reduce(v) for v in per_item)) if per_item else ((), ())
         out: dict[str, pa.Array] = {
