@@ -110,6 +110,7 @@ class ClipConfig:
     min_score: float | None = None     # drop images below this cosine (LAION used 0.28 with ViT-B/32); null: score only
     video_min_score: float | None = None  # same for the mean over a video's clips
     write_embedding: bool = False      # keep float16 image embeddings (for embedding dedup)
+    draft_gap: float | None = 2.0      # JPEG decoded at >= draft_gap x the model's input side; null: full size
     batch_size: int = 256
     num_gpus: float = 0.0
     num_cpus: float = 1.0
@@ -152,6 +153,7 @@ class MixtureConfig:
     vq_tokenize: bool = False                # discrete image codes with the VQ-VAE (Chameleon-style)
     vq_checkpoint: str = ""                  # "" = the shipped small checkpoint; or a local .safetensors stem
     vq_num_gpus: float = 0.0                 # > 0: a GPU actor pool, bf16
+    vq_max_frames_per_clip: int | None = 8   # video frames VQ-tokenized per clip, spread evenly; null: all
     text_tokenizer: str | None = None        # a local tokenizer.json for token records; null: the shipped caption BPE
 
 

@@ -78,7 +78,7 @@ def video_stages(v: VideoConfig) -> list[Stage]:
 
 
 def _model_fields(c: ClipConfig) -> dict[str, Any]:
-    fields: dict[str, Any] = {"num_gpus": c.num_gpus, "num_cpus": c.num_cpus}
+    fields: dict[str, Any] = {"num_gpus": c.num_gpus, "num_cpus": c.num_cpus, "draft_gap": c.draft_gap}
     if c.arch is not None:
         if c.checkpoint is None:
             raise ConfigError("filters.clip.checkpoint is required with filters.clip.arch (nothing is downloaded)")

@@ -20,9 +20,8 @@ SPECIAL_TOKENS = ["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|vide
 @pytest.fixture(scope="session")
 def fake_tokenizer():
     """A fast tokenizer whose only real tokens are the multimodal specials (other text -> [UNK])."""
-    from transformers import PreTrainedTokenizerFast
-
     from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
 
     assert Tokenizer.__module__.startswith("tokenizers"), "HF tokenizers must not be shadowed by ours"
     core = Tokenizer(models.WordLevel(vocab={"[UNK]": 0}, unk_token="[UNK]"))
