@@ -5,7 +5,7 @@ Per sample (stages in the main pass, so the columns land in the shards): LLaVA-s
 under the target model (``mixture_tokens_v1``). Then, over the committed accepted shards (set-level):
 the budget balancer's hash-seeded repeat counts, per-sample loss weights (√-length by default), and
 first-fit-decreasing packing into the context length, written to ``mixture/`` with a report; with VQ
-tokens on, the interleaved text + image-code token records go to ``tokens/``. The
+tokens on, the interleaved text + image/video-frame-code token records go to ``tokens/``. The
 set-level part reads only slim columns (id, modality, source, token counts: ~50 MB per million rows)
 and runs in the driver with the same library functions Ray would call.
 """
@@ -48,7 +48,8 @@ def mixture_stages(m: MixtureConfig) -> list[Stage]:
         stages.append(SynthesizeInstructions(llm=llm))
     stages.append(CountTokens(scheme=PatchScheme(m.scheme), caps={"video": m.video_token_cap}))
     if m.vq_tokenize:
-        stages.append(VQTokenize(checkpoint=m.vq_checkpoint, num_gpus=m.vq_num_gpus))
+        stages.append(VQTokenize(checkpoint=m.vq_checkpoint, num_gpus=m.vq_num_gpus,
+                                 max_frames_per_clip=m.vq_max_frames_per_clip))
     return stages
 
 
@@ -68,17 +69,18 @@ def _budget(m: MixtureConfig, rows: pa.Table) -> BudgetConfig:
 
 
 def write_token_records(m: MixtureConfig, out_dir: Path, config_hash: str) -> dict[str, Any]:
-    """Interleaved text + image-code sequences of the accepted samples, as ``tokens/`` shards."""
+    """Interleaved text + image/frame-code sequences of the accepted samples, as ``tokens/`` shards."""
     from mmcurate.tokenizers.text import default_text_tokenizer, load_text_tokenizer
     from mmcurate.tokenizers.token_records import TokenLayout, token_records, write_token_shards
     from mmcurate.tokenizers.vqvae.checkpoint import read_metadata, shipped_small
-    from mmcurate.tokenizers.vqvae.stage import VQ_CODES, VQ_GRID
+    from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 
     tokenizer = load_text_tokenizer(m.text_tokenizer) if m.text_tokenizer else default_text_tokenizer()
     codebook = int(read_metadata(m.vq_checkpoint or shipped_small())["config"]["codebook_size"])
     layout = TokenLayout.from_tokenizer(tokenizer, codebook)
+    # Video frames come as VQ codes with their timestamps (vq_clip_codes), never the clips' JPEG bytes.
     samples = pads.dataset(out_dir / "parquet", format="parquet").to_table(
-        columns=[S.SAMPLE_ID, S.CAPTION, VQ_CODES, VQ_GRID])
+        columns=[S.SAMPLE_ID, S.CAPTION, VQ_CODES, VQ_GRID, VQ_CLIP_CODES])
     records = token_records(samples.sort_by(S.SAMPLE_ID), tokenizer, layout)
     manifest = write_token_shards(records, out_dir / "tokens", layout, extra={"config_hash": config_hash})
     return {"token_records": manifest["rows"], "tokens": manifest["totals"]["n_tokens"]}

@@ -36,9 +36,16 @@ import numpy as np
 from mmcurate.tokenizers.plan import PatchScheme, TokenPlan
 from mmcurate.tokenizers.qwen_vl import Impl, QwenSpec, _check_aspect, _check_impl, qwen_spec, smart_resize
 
-__all__ = ["qwen_timestamp_token_count", "qwen_frame_timestamps", "qwen_video_plan"]
+__all__ = ["QWEN_TIMESTAMP_FORMAT", "qwen_timestamp_text", "qwen_timestamp_token_count", "qwen_frame_timestamps",
+           "qwen_video_plan"]
 
 _TIMESTAMP = re.compile(r"<(\d+)\.(\d) seconds>")
+QWEN_TIMESTAMP_FORMAT = "<{:.1f} seconds>"  # str.format of the seconds; one decimal, as Qwen3-VL's processor
+
+
+def qwen_timestamp_text(seconds: float) -> str:
+    """The text Qwen3-VL writes before a temporal group (or frame) at ``seconds``: ``<0.3 seconds>``."""
+    return QWEN_TIMESTAMP_FORMAT.format(seconds)
 
 
 def qwen_timestamp_token_count(text: str) -> int:
@@ -190,7 +197,7 @@ def qwen_video_plan(
     # Qwen3-VL: both HF sampling and qwen-vl-utils take linspace(0, total - 1, n).round() indices.
     idx = np.linspace(0, num_frames - 1, n).round().astype(int).tolist() if sample_frames else list(range(n))
     times = qwen_frame_timestamps(idx, fps, spec.temporal_patch_size)
-    text = sum(timestamp_token_counter(f"<{t:.1f} seconds>") for t in times)
+    text = sum(timestamp_token_counter(qwen_timestamp_text(t)) for t in times)
     special = 2 * grid_t + (2 if keep_outer_wrapper else 0)
     media = grid_t * frame_tokens
     return TokenPlan(scheme, (h, w), grid, spec.merge_size, media, special, text, n, tuple(times))

@@ -2,24 +2,31 @@
 
 Early-fusion models (Chameleon, §4.1/§5.2 of the tokenization refs) train on one id space: text ids
 from the LLM tokenizer, image code ids shifted past the text vocabulary, and marker tokens around each
-image. This module builds that sequence from a sample's caption and its ``vq_codes`` (written by
-:class:`~mmcurate.tokenizers.vqvae.stage.VQTokenize`), records which positions belong to which modality,
-and writes shards any Arrow reader can load (``pyarrow`` alone, no mmcurate) plus a JSON manifest.
+image. This module builds that sequence from a sample's caption, its ``vq_codes`` and its
+``vq_clip_codes`` (both written by :class:`~mmcurate.tokenizers.vqvae.stage.VQTokenize`), records which
+positions belong to which modality, and writes shards any Arrow reader can load (``pyarrow`` alone, no
+mmcurate) plus a JSON manifest.
 
 Sequence of a sample (``image_first=True``, the captioning order; ``False`` puts the text first)::
 
-    [<|image_start|> c_0+off ... c_{hw-1}+off <|image_end|>] per image item, text ids, <|endoftext|>
+    media items in media order, then text ids, then <|endoftext|>
+    image item:  <|image_start|> c_0+off ... c_{hw-1}+off <|image_end|>
+    video item:  per clip, in clip order:
+                 <|video_start|> [timestamp ids, <|image_start|> codes+off <|image_end|>] per frame <|video_end|>
 
-``off = TokenLayout.image_offset``. Markers come from the text tokenizer when it has them (the shipped
-caption BPE does); a target tokenizer without them gets them appended right after its vocabulary, and
-the image codes follow those. The layout is stored in the manifest so ids can be mapped back.
-Video items are not VQ-tokenized yet, so they contribute nothing (frame timestamps are future work).
+``off = TokenLayout.image_offset``. A frame's timestamp is plain text, Qwen3-VL style (``<0.5 seconds>``,
+seconds on the video's timeline, rendered by :func:`~mmcurate.tokenizers.qwen_vl_video.qwen_timestamp_text`)
+encoded with the text tokenizer, so its ids are ordinary text ids. Markers come from the text tokenizer
+when it has them (the shipped caption BPE does); a target tokenizer without them gets them appended right
+after its vocabulary, and the image codes follow those. The layout is stored in the manifest so ids can
+be mapped back.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,35 +36,48 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline.sinks.atomic import atomic_write
 from mmcurate.schemas import sample as S
+from mmcurate.tokenizers.qwen_vl_video import QWEN_TIMESTAMP_FORMAT, qwen_timestamp_text
 from mmcurate.tokenizers.text import encode_texts
-from mmcurate.tokenizers.vqvae.stage import VQ_CODES, VQ_GRID
+from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["TOKEN_RECORD_VERSION", "TOKEN_RECORD_SCHEMA", "SPAN_TYPE", "MARKERS", "TokenLayout",
-           "build_record", "token_records", "write_token_shards"]
+__all__ = ["TOKEN_RECORD_VERSION", "TOKEN_RECORD_SCHEMA", "SPAN_TYPE", "MARKERS", "COUNTS", "TokenLayout", "ClipCodes",
+           "timestamp_encoder", "build_record", "token_records", "write_token_shards"]
 
-TOKEN_RECORD_VERSION = "token_record/v1"
-MARKERS = {"eos": "<|endoftext|>", "image_start": "<|image_start|>", "image_end": "<|image_end|>"}
+TOKEN_RECORD_VERSION = "token_record/v2"  # v2: video clips (frame codes, timestamps), n_video, n_timestamp
+# Appended in this order to a tokenizer that lacks them: the v1 markers keep their ids.
+MARKERS = {"eos": "<|endoftext|>", "image_start": "<|image_start|>", "image_end": "<|image_end|>",
+           "video_start": "<|video_start|>", "video_end": "<|video_end|>"}
+# Per-record counts; the last five add up to the first.
+COUNTS = ("n_tokens", "n_text", "n_image", "n_video", "n_timestamp", "n_special")
 
 SPAN_TYPE = pa.struct([
-    pa.field("modality", pa.string(), metadata={"doc": "'text' or 'image'"}),
+    pa.field("modality", pa.string(), metadata={"doc": "'text', 'image', 'video_frame' or 'timestamp'"}),
     pa.field("start", pa.int32(), metadata={"doc": "first position in input_ids"}),
-    pa.field("length", pa.int32(), metadata={"doc": "number of positions (image: codes only, no markers)"}),
+    pa.field("length", pa.int32(), metadata={"doc": "number of positions (image, video_frame: codes only, no markers)"}),
     pa.field("media_index", pa.int32(), metadata={"doc": "index into the sample's media list; null for text"}),
+    pa.field("clip_index", pa.int32(), metadata={"doc": "video_frame, timestamp: the clip's clip_index; else null"}),
+    pa.field("timestamp", pa.float64(),
+             metadata={"doc": "video_frame, timestamp: the frame's time, s on the video's timeline; else null"}),
 ])
 TOKEN_RECORD_SCHEMA = pa.schema([
     pa.field("sample_id", pa.string(), nullable=False, metadata={"doc": "the sample's sample_id (sample/v1)"}),
     pa.field("input_ids", pa.list_(pa.int32()),
-             metadata={"doc": "interleaved ids: text ids < image_offset <= image code ids (see manifest layout)"}),
+             metadata={"doc": "interleaved ids: text ids (caption, timestamps) < image_offset <= image and frame "
+                              "code ids; markers and offsets in the manifest layout"}),
     pa.field("spans", pa.list_(SPAN_TYPE), metadata={"doc": "modality spans in sequence order"}),
     pa.field("image_grids", pa.list_(pa.struct([pa.field("h", pa.int32()), pa.field("w", pa.int32())])),
-             metadata={"doc": "(h, w) code grid of each image span, in span order"}),
-    pa.field("n_tokens", pa.int32(), metadata={"doc": "len(input_ids)"}),
+             metadata={"doc": "(h, w) code grid of each image and video_frame span, in span order"}),
+    pa.field("n_tokens", pa.int32(), metadata={"doc": "len(input_ids) = n_text + n_image + n_video + n_timestamp "
+                                                      "+ n_special"}),
     pa.field("n_text", pa.int32(), metadata={"doc": "text-tokenizer ids of the caption"}),
     pa.field("n_image", pa.int32(), metadata={"doc": "image code ids (all images)"}),
-    pa.field("n_special", pa.int32(), metadata={"doc": "marker tokens (image start/end, end of text)"}),
+    pa.field("n_video", pa.int32(), metadata={"doc": "video frame code ids (all tokenized frames of all clips)"}),
+    pa.field("n_timestamp", pa.int32(), metadata={"doc": "text-tokenizer ids of the frame timestamps"}),
+    pa.field("n_special", pa.int32(),
+             metadata={"doc": "marker tokens (image start/end around images and frames, video start/end, end of text)"}),
 ], metadata={"mmcurate.schema": TOKEN_RECORD_VERSION})
 
 
@@ -89,51 +109,124 @@ class TokenLayout:
         return cls(text_vocab, codebook_size, text_vocab + len(appended), ids, tuple(appended))
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "appended": list(self.appended), "vocab_size": self.vocab_size}
+        # The timestamp format lets a reader tell what a 'timestamp' span's text ids decode to.
+        return {**asdict(self), "appended": list(self.appended), "vocab_size": self.vocab_size,
+                "timestamp_format": QWEN_TIMESTAMP_FORMAT}
+
+
+@dataclass(frozen=True)
+class ClipCodes:
+    """The tokenized frames of one video clip (one ``vq_clip_codes`` entry)."""
+
+    media_index: int | None
+    clip_index: int
+    frame_ts: Sequence[float]
+    codes: Sequence[Sequence[int] | None]  # None: the frame did not decode (the row is then rejected)
+    grid_h: int
+    grid_w: int
+
+    @classmethod
+    def from_row(cls, entry: dict[str, Any]) -> ClipCodes:
+        grid = entry["grid"] or {"h": 0, "w": 0}
+        return cls(entry["media_index"], entry["clip_index"], entry["frame_ts"] or [], entry["codes"] or [],
+                   grid["h"], grid["w"])
+
+
+def timestamp_encoder(tokenizer: Tokenizer) -> Callable[[float], list[int]]:
+    """Text ids of a frame's rendered timestamp, cached: the same few strings recur across samples."""
+    cache: dict[str, list[int]] = {}
+
+    def encode(seconds: float) -> list[int]:
+        text = qwen_timestamp_text(seconds)
+        if text not in cache:
+            cache[text] = list(tokenizer.encode(text, add_special_tokens=False).ids)
+        return cache[text]
+
+    return encode
 
 
 def build_record(sample_id: str, text_ids: Sequence[int], images: Sequence[tuple[Sequence[int], int, int, int]],
-                 layout: TokenLayout, image_first: bool = True) -> dict[str, Any]:
-    """One record; ``images`` are ``(codes, grid_h, grid_w, media_index)`` in media order."""
+                 layout: TokenLayout, image_first: bool = True, clips: Sequence[ClipCodes] = (),
+                 timestamp_ids: Callable[[float], Sequence[int]] | None = None) -> dict[str, Any]:
+    """One record; ``images`` are ``(codes, grid_h, grid_w, media_index)``, ``clips`` in clip order, and
+    ``timestamp_ids`` (see :func:`timestamp_encoder`) gives a frame time's text ids (needed with clips)."""
+    if clips and timestamp_ids is None:
+        raise ValueError(f"{sample_id}: video clips need timestamp_ids")
     ids: list[int] = []
     spans: list[dict[str, Any]] = []
     grids: list[dict[str, int]] = []
     sp = layout.special_ids
+    counts = dict.fromkeys(COUNTS[1:], 0)
+
+    def mark(key: str) -> None:
+        ids.append(sp[key])
+        counts["n_special"] += 1
+
+    def span(modality: str, values: Sequence[int], media_index: int | None = None, clip_index: int | None = None,
+             timestamp: float | None = None) -> None:
+        spans.append({"modality": modality, "start": len(ids), "length": len(values), "media_index": media_index,
+                      "clip_index": clip_index, "timestamp": timestamp})
+        ids.extend(int(v) for v in values)
+
+    def codes_span(modality: str, codes: Sequence[int] | None, h: int, w: int, media_index: int | None,
+                   clip_index: int | None = None, timestamp: float | None = None) -> None:
+        if codes is None or len(codes) != h * w:
+            where = f"media[{media_index}]" + ("" if clip_index is None else f" clip {clip_index} at {timestamp} s")
+            raise ValueError(f"{sample_id}: {where} has {len(codes or [])} codes for a {h}x{w} grid")
+        mark("image_start")
+        span(modality, [layout.image_offset + int(c) for c in codes], media_index, clip_index, timestamp)
+        mark("image_end")
+        grids.append({"h": h, "w": w})
+        counts["n_video" if modality == "video_frame" else "n_image"] += len(codes)
+
+    def add_clip(clip: ClipCodes) -> None:
+        if len(clip.frame_ts) != len(clip.codes):
+            raise ValueError(f"{sample_id}: clip {clip.clip_index} has {len(clip.codes)} frames, "
+                             f"{len(clip.frame_ts)} timestamps")
+        mark("video_start")
+        for t, codes in zip(clip.frame_ts, clip.codes):
+            stamp = timestamp_ids(t)  # type: ignore[misc]  # checked above
+            span("timestamp", stamp, clip.media_index, clip.clip_index, t)
+            counts["n_timestamp"] += len(stamp)
+            codes_span("video_frame", codes, clip.grid_h, clip.grid_w, clip.media_index, clip.clip_index, t)
+        mark("video_end")
+
+    def add_media() -> None:
+        # Media order (stable: clips keep clip order); clips without a media index go after the rest.
+        items: list[tuple[int, tuple[Sequence[int], int, int, int] | ClipCodes]] = [(i[3], i) for i in images]
+        items += [(sys.maxsize if c.media_index is None else c.media_index, c) for c in clips]
+        for _, item in sorted(items, key=lambda kv: kv[0]):
+            if isinstance(item, ClipCodes):
+                add_clip(item)
+            else:
+                codes, h, w, media_index = item
+                codes_span("image", codes, h, w, media_index)
 
     def add_text() -> None:
         if text_ids:
-            spans.append({"modality": "text", "start": len(ids), "length": len(text_ids), "media_index": None})
-            ids.extend(int(t) for t in text_ids)
+            span("text", text_ids)
+            counts["n_text"] += len(text_ids)
 
-    def add_images() -> None:
-        for codes, h, w, media_index in images:
-            if len(codes) != h * w:
-                raise ValueError(f"{sample_id}: media[{media_index}] has {len(codes)} codes for a {h}x{w} grid")
-            ids.append(sp["image_start"])
-            spans.append({"modality": "image", "start": len(ids), "length": len(codes), "media_index": media_index})
-            ids.extend(layout.image_offset + int(c) for c in codes)
-            ids.append(sp["image_end"])
-            grids.append({"h": h, "w": w})
-
-    for part in ((add_images, add_text) if image_first else (add_text, add_images)):
+    for part in ((add_media, add_text) if image_first else (add_text, add_media)):
         part()
-    ids.append(sp["eos"])
-    n_image = sum(len(c) for c, *_ in images)
+    mark("eos")
     return {"sample_id": sample_id, "input_ids": ids, "spans": spans, "image_grids": grids, "n_tokens": len(ids),
-            "n_text": len(text_ids), "n_image": n_image, "n_special": 2 * len(images) + 1}
+            **counts}
 
 
 def token_records(table: pa.Table, tokenizer: Tokenizer, layout: TokenLayout, image_first: bool = True) -> pa.Table:
     """Token records of the ``ok`` rows of a sample table that went through ``VQTokenize``."""
-    rows = table.select([c for c in (S.SAMPLE_ID, S.CAPTION, S.STATUS, VQ_CODES, VQ_GRID)
+    rows = table.select([c for c in (S.SAMPLE_ID, S.CAPTION, S.STATUS, VQ_CODES, VQ_GRID, VQ_CLIP_CODES)
                          if c in table.column_names]).to_pylist()
     rows = [r for r in rows if r.get(S.STATUS, S.STATUS_OK) == S.STATUS_OK]
     texts = encode_texts(tokenizer, [r.get(S.CAPTION) for r in rows])
+    stamps = timestamp_encoder(tokenizer)
     out = []
     for row, text_ids in zip(rows, texts):
         images = [(codes, g["h"], g["w"], i) for i, (codes, g) in
                   enumerate(zip(row.get(VQ_CODES) or [], row.get(VQ_GRID) or [])) if codes is not None]
-        out.append(build_record(row[S.SAMPLE_ID], text_ids, images, layout, image_first))
+        clips = [ClipCodes.from_row(c) for c in row.get(VQ_CLIP_CODES) or [] if c is not None]
+        out.append(build_record(row[S.SAMPLE_ID], text_ids, images, layout, image_first, clips, stamps))
     return pa.Table.from_pylist(out, schema=TOKEN_RECORD_SCHEMA)
 
 
@@ -146,12 +239,12 @@ def write_token_shards(records: pa.Table, out_dir: str | Path, layout: TokenLayo
         part = records.slice(start, rows_per_shard).cast(TOKEN_RECORD_SCHEMA)
         name = f"{prefix}-{n:05d}.parquet"
         info = atomic_write(out / name, lambda fh, t=part: pq.write_table(t, fh, compression="zstd"))
-        sums = {k: int(pa.compute.sum(part.column(k)).as_py() or 0) for k in ("n_tokens", "n_text", "n_image", "n_special")}
+        sums = {k: int(pa.compute.sum(part.column(k)).as_py() or 0) for k in COUNTS}
         shards.append({"path": name, "rows": part.num_rows, "bytes": info.bytes, "sha256": info.sha256, **sums})
     manifest = {
         "schema": TOKEN_RECORD_VERSION, "layout": layout.to_dict(), "shards": shards,
         "rows": records.num_rows,
-        "totals": {k: sum(s[k] for s in shards) for k in ("n_tokens", "n_text", "n_image", "n_special")},
+        "totals": {k: sum(s[k] for s in shards) for k in COUNTS},
         **(extra or {}),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True).encode()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -81,15 +82,43 @@ def test_good_samples_are_identical_to_a_clean_run(runs: dict) -> None:
 
 
 def test_token_records_and_packs_load_with_pyarrow_alone(runs: dict) -> None:
-    records = pq.read_table(sorted((runs["dirty"] / "tokens").glob("tokens-*.parquet"))[0])
+    tokens = runs["dirty"] / "tokens"
+    records = pq.read_table(sorted(tokens.glob("tokens-*.parquet"))[0])
+    manifest = json.loads((tokens / "manifest.json").read_text())
+    sp, offset = manifest["layout"]["special_ids"], manifest["layout"]["image_offset"]
     accepted = pq.read_table(runs["dirty"] / "parquet", columns=["sample_id", "media"]).to_pylist()
-    assert records.num_rows == len(accepted)
+    assert records.num_rows == len(accepted) and manifest["schema"] == "token_record/v2"
     images = {r["sample_id"]: sum(m["kind"] == "image" for m in r["media"]) for r in accepted}
+    clips: dict[str, list[dict]] = {r["sample_id"]: [] for r in accepted}  # clip records of accepted videos
+    for clip in pq.read_table(runs["dirty"] / "clips", columns=["sample_id", "clip_index", "frame_ts"]).to_pylist():
+        clips[clip["sample_id"]].append(clip)
     for row in records.to_pylist():
         image_spans = [s for s in row["spans"] if s["modality"] == "image"]
         assert len(image_spans) == images[row["sample_id"]] and row["n_tokens"] == len(row["input_ids"])
+        assert row["n_tokens"] == sum(row[k] for k in ("n_text", "n_image", "n_video", "n_timestamp", "n_special"))
+        _check_video_spans(row, clips[row["sample_id"]], sp, offset)
+    with_video = [r for r in records.to_pylist() if clips[r["sample_id"]]]
+    assert with_video and all(r["n_video"] > 0 and r["n_timestamp"] > 0 for r in with_video)
+    assert manifest["totals"]["n_video"] == sum(r["n_video"] for r in records.to_pylist())
     packs = pq.read_table(sorted((runs["dirty"] / "mixture").glob("packs-*.parquet"))[0])
     assert packs.num_rows > 0 and "cu_seqlens" in packs.column_names
+
+
+def _check_video_spans(row: dict, clips: list[dict], sp: dict, offset: int) -> None:
+    """Per clip one video_start/end pair; each frame: a timestamp text span, then codes between image markers."""
+    ids = row["input_ids"]
+    assert ids.count(sp["video_start"]) == ids.count(sp["video_end"]) == len(clips)
+    frames = [s for s in row["spans"] if s["modality"] == "video_frame"]
+    stamps = [s for s in row["spans"] if s["modality"] == "timestamp"]
+    assert [(s["clip_index"], s["timestamp"]) for s in stamps] == [(s["clip_index"], s["timestamp"]) for s in frames]
+    for clip in clips:  # at most 8 frames a clip (mixture.vq_max_frames_per_clip), taken from its sampled frames
+        times = [s["timestamp"] for s in frames if s["clip_index"] == clip["clip_index"]]
+        assert len(times) == min(len(clip["frame_ts"]), 8) and set(times) <= set(clip["frame_ts"])
+    for frame, stamp in zip(frames, stamps):
+        assert stamp["start"] + stamp["length"] == frame["start"] - 1 and ids[frame["start"] - 1] == sp["image_start"]
+        assert ids[frame["start"] + frame["length"]] == sp["image_end"]
+        assert all(i >= offset for i in ids[frame["start"]:frame["start"] + frame["length"]])
+        assert stamp["length"] > 0 and all(i < offset for i in ids[stamp["start"]:frame["start"] - 1])
 
 
 def test_nothing_outside_the_output_and_no_pickle_executed(runs: dict) -> None:
