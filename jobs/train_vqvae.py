@@ -7,7 +7,7 @@ photos apart) as curated-format Parquet shards and trains on those; it is how th
 ``tokenizers/assets/vqvae_small`` checkpoint was made::
 
     mmcurate train-vqvae --builtin-data /tmp/vq_data --out tokenizers/assets/vqvae_small \\
-        --codebook-size 512 --steps 700 --threads 1 --fp16
+        --codebook-size 512 --steps 3000 --threads 1 --fp16 --eval-every 500
 
 On a GPU cluster: ``--shards s3-or-local-folder --workers 8 --gpu --address auto``.
 """

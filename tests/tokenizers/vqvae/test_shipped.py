@@ -16,9 +16,9 @@ from mmcurate.tokenizers.vqvae.data import HELDOUT_PHOTOS, builtin_items, photo_
 from mmcurate.tokenizers.vqvae.metrics import code_perplexity, codebook_usage, psnr, ssim
 from mmcurate.tokenizers.vqvae.stage import decode_codes
 
-PSNR_FLOOR_DB = 14.0  # measured 14.44 dB mean over the 4 held-out photos at 128²
-SSIM_FLOOR = 0.33  # measured 0.375
-USAGE_FLOOR = 0.90  # measured 0.932 (477 of 512 codes) on 48 held-out images
+PSNR_FLOOR_DB = 15.8  # measured 16.24 dB mean over the 4 held-out photos at 128²
+SSIM_FLOOR = 0.42  # measured 0.457
+USAGE_FLOOR = 0.94  # measured 0.975 (499 of 512 codes) on 48 held-out images
 
 
 @pytest.fixture(scope="module")
@@ -54,4 +54,4 @@ def test_codebook_usage_on_heldout_images(model) -> None:
     codes = model.encode(torch.from_numpy(pixels).permute(0, 3, 1, 2).float() / 127.5 - 1)
     k = model.cfg.codebook_size
     assert codebook_usage(codes, k) >= USAGE_FLOOR
-    assert code_perplexity(codes, k) > 0.45 * k  # measured 273 of 512
+    assert code_perplexity(codes, k) > 0.5 * k  # measured 284 of 512
