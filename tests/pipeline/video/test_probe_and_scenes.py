@@ -86,12 +86,19 @@ def test_detect_cuts_ignores_motion_and_flashes() -> None:
     assert detect_cuts(scores, threshold=30, adaptive_ratio=3, window=2, min_scene_frames=3) == [20, 50]
 
 
-def test_split_spans_max_length_and_slivers() -> None:
+def test_split_spans_max_length_is_causal_and_drops_slivers() -> None:
     ts = np.arange(100) / 10.0  # 10 s at 10 fps
     spans = split_spans(ts, 10.0, [30, 32], max_clip_s=2.5, min_clip_s=1.0)
-    # [0,3.0) -> 2 parts; [3.0,3.2) is a sliver; [3.2,10) -> 3 parts of <= 2.5 s
-    assert [s.start_reason for s in spans] == ["start", "max_length", "cut", "max_length", "max_length"]
-    assert all(s.duration_s <= 2.5 + 0.1 for s in spans)
-    assert all(s.duration_s >= 1.0 for s in spans)
-    assert spans[2].start_frame == 32
+    # [0,3.0) -> [0,2.5) + a 0.5 s remainder (sliver); [3.0,3.2) is a sliver; [3.2,10) -> 2.5 + 2.5 + 1.8 s.
+    # Each part starts max_clip_s after the previous part's start: no part waits for the scene's end.
+    assert [(s.start_frame, s.start_reason) for s in spans] == [
+        (0, "start"), (32, "cut"), (57, "max_length"), (82, "max_length")]
+    assert [round(s.duration_s, 6) for s in spans] == [2.5, 2.5, 2.5, 1.8]
     assert spans[-1].end_s == 10.0
+
+
+def test_split_spans_max_length_overshoots_by_less_than_a_frame() -> None:
+    ts = np.arange(300) * 1.001 / 30  # 29.97 fps: 10 s is not a whole number of frames
+    spans = split_spans(ts, 300 * 1.001 / 30, [], max_clip_s=4.0, min_clip_s=1.0)
+    assert [s.start_reason for s in spans] == ["start", "max_length", "max_length"]
+    assert all(4.0 <= s.duration_s < 4.0 + 1.001 / 30 for s in spans[:-1])
