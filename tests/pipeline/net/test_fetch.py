@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import Counter
 from urllib.parse import quote
 
 import pytest
@@ -160,3 +161,47 @@ def test_fetch_many_keeps_order_and_limits_per_host(http_server, monkeypatch) ->
     assert [r.url for r in results] == urls
     assert [r.reason for r in results[:4]] == [None, R.HTTP_404, R.SCHEME_NOT_ALLOWED, R.CONTENT_TYPE_MISMATCH]
     assert peak[0] <= 2 + 2  # two slots for 127.0.0.1, two for the URL that fails without traffic
+
+
+class _CountingResolver:
+    """A fake DNS: a fixed answer (or an error) per host, and a count of lookups per host."""
+
+    def __init__(self, answers: dict[str, list[str] | OSError]) -> None:
+        self.answers, self.calls, self.lock = answers, Counter(), threading.Lock()
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        with self.lock:
+            self.calls[host] += 1
+        answer = self.answers[host]
+        if isinstance(answer, OSError):
+            raise answer
+        return answer
+
+
+def test_fetch_many_looks_each_host_up_once(http_server, png_bytes: bytes) -> None:
+    dns = _CountingResolver({"cdn.test": ["127.0.0.1"], "dead.test": OSError("no such host")})
+    policy = FetchPolicy(allowed_networks=("127.0.0.1/32",), per_host_limit=4, total_timeout=5.0, resolver=dns)
+    good = [http_server.url(f"/img.png?k={i}", host="cdn.test") for i in range(12)]
+    dead = [f"http://dead.test/{i}.jpg" for i in range(5)]
+    results = fetch_many(good + dead, policy)
+    assert all(r.ok and r.body == png_bytes for r in results[:12])
+    assert {r.reason for r in results[12:]} == {R.DNS_ERROR}  # a failed lookup is kept for the batch too
+    assert dns.calls == {"cdn.test": 1, "dead.test": 1}  # one lookup per host, however many threads ask
+    assert sum(fetch_one(u, policy).ok for u in good[:2]) == 2  # fetch_one alone: no cache, a lookup each
+    assert dns.calls["cdn.test"] == 3
+
+
+def test_fetch_many_dns_cache_still_checks_every_address(http_server) -> None:
+    # The cached answer is re-checked for every URL: a host answering with a private address stays
+    # blocked for each of its URLs, and a redirect to another host gets that host's own answer.
+    dns = _CountingResolver({"cdn.test": ["127.0.0.1"], "inside.test": ["10.1.2.3"]})
+    policy = FetchPolicy(allowed_networks=("127.0.0.1/32",), max_retries=0, total_timeout=5.0, resolver=dns)
+    hop = http_server.url("/redirect?to=http://inside.test/a.jpg", host="cdn.test")
+    results = fetch_many([hop, hop, "http://inside.test/b.jpg"], policy)
+    assert [(r.reason, r.redirects) for r in results] == [(R.SSRF_BLOCKED, 1)] * 2 + [(R.SSRF_BLOCKED, 0)]
+    assert dns.calls == {"cdn.test": 1, "inside.test": 1}
+    blocked = FetchPolicy(max_retries=0, total_timeout=5.0, resolver=dns)  # 127.0.0.1 not allowed here
+    before = sum(http_server.hits.values())
+    assert {r.reason for r in fetch_many([http_server.url("/img.png", host="cdn.test")] * 3, blocked)} == {
+        R.SSRF_BLOCKED}
+    assert sum(http_server.hits.values()) == before

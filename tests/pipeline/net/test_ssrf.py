@@ -70,7 +70,10 @@ def test_odd_literals_stay_blocked_even_with_private_allowed() -> None:
      ("http://exa mple.com/", R.BAD_URL), ("http://example.com/a b.jpg", R.BAD_URL), (" http://e.com/", R.BAD_URL),
      ("http://e.com/" + "a" * 10_000, R.BAD_URL), ("http://user@10.0.0.1/", R.BAD_URL),
      ("http://e.com\\@10.0.0.1/", R.BAD_URL), ("http://e.com:99999/", R.BAD_URL), ("http://[fe80::1%25eth0]/", R.BAD_URL),
-     ("http:///path", R.BAD_URL), ("http://-\u0000.com/", R.BAD_URL)],
+     ("http:///path", R.BAD_URL), ("http://-\u0000.com/", R.BAD_URL),
+     # urlsplit drops tabs and newlines silently, so the guard must see them first; DEL and "\\" too
+     ("http://e.com/a\tb.jpg", R.BAD_URL), ("http://e.com/a\nb.jpg", R.BAD_URL),
+     ("http://e.com/a\x7f.jpg", R.BAD_URL), ("http://e.com/a\\b.jpg", R.BAD_URL)],
 )
 def test_bad_urls_and_schemes(url: str, reason: str) -> None:
     with pytest.raises(UrlRejected) as info:
