@@ -77,6 +77,7 @@ class VideoConfig:
     max_duration_s: float = 3600.0
     max_pixels: int = 7680 * 4320
     encode_mp4: bool = False
+    pix_fmts: list[str] | None = None  # decoded pixel formats accepted; null: the built-in web-video list
     timeout_s: float = 300.0
     min_duration_s: float = 2.0
     min_short_side: int = 144

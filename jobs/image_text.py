@@ -68,7 +68,8 @@ def video_stages(v: VideoConfig) -> list[Stage]:
     """Clips and the video filters; rows without a video item pass through them untouched."""
     params = ExtractParams(fps=v.fps, min_frames=v.min_frames, max_frames=v.max_frames, uniform_n=v.uniform_n,
                            max_clip_s=v.max_clip_s, min_clip_s=v.min_clip_s, max_duration_s=v.max_duration_s,
-                           max_pixels=v.max_pixels, encode_mp4=v.encode_mp4)
+                           max_pixels=v.max_pixels, encode_mp4=v.encode_mp4,
+                           **({"pix_fmts": tuple(v.pix_fmts)} if v.pix_fmts is not None else {}))
     return [
         VideoClips(params=params, timeout_s=v.timeout_s),
         VideoDurationFilter(min_s=v.min_duration_s, max_s=v.max_duration_s),

@@ -62,7 +62,7 @@ from mmcurate.pipeline.video.scenes import (
     split_spans,
 )
 
-__all__ = ["DEFAULT_CODECS", "REF_MAX_BYTES", "ExtractParams", "ExtractedClip", "Extraction", "extract_clips"]
+__all__ = ["DEFAULT_CODECS", "DEFAULT_PIX_FMTS", "REF_MAX_BYTES", "ExtractParams", "ExtractedClip", "Extraction", "extract_clips"]
 
 # A young clip's buffered picture is the decoder's frame itself up to this size (no copy, no CPU);
 # bigger pictures (4K, 10-bit 1440p+) are scaled to the storage size first to bound the buffer.
@@ -71,6 +71,11 @@ REF_MAX_BYTES = 4 * 1024 * 1024
 # Codecs we decode in production (FFmpeg canonical names). Anything else (ffv1, prores, rawvideo, a
 # codec the wheel cannot decode) is `unsupported_codec`: rare in web video and a common fuzzing vector.
 DEFAULT_CODECS = ("h264", "hevc", "vp8", "vp9", "av1", "mpeg1video", "mpeg2video", "mpeg4", "mjpeg")
+# Decoded pixel formats we accept: 8-bit 4:2:0 / 4:2:2 / 4:4:4 (and their full-range "j" and
+# semi-planar forms), grey, and 10-bit 4:2:0 (HDR web video: AV1, VP9 profile 2, HEVC Main 10).
+# High-bit-depth 4:2:2 / 4:4:4 are studio intermediates, not web video (bad-input matrix V12).
+DEFAULT_PIX_FMTS = ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21",
+                    "gray", "yuv420p10le")
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,7 @@ class ExtractParams:
     """The extraction config (a plain, picklable value: it travels to the sandbox)."""
 
     codecs: tuple[str, ...] | None = DEFAULT_CODECS  # None: any codec the wheel decodes
+    pix_fmts: tuple[str, ...] | None = DEFAULT_PIX_FMTS  # None: any pixel format
     max_pixels: int = 7680 * 4320  # 8K UHD; judged from the header before any decode
     max_duration_s: float = 3600.0
     keep_partial: bool = True  # truncated mid-stream: keep the decoded part (flagged) or reject
@@ -178,6 +184,12 @@ class _Timeline:
         )
 
 
+def _check_pix_fmt(pix_fmt: str | None, p: ExtractParams, where: str) -> None:
+    """``unsupported_codec`` for a pixel format outside ``p.pix_fmts`` (a header may not say: None passes)."""
+    if pix_fmt is not None and p.pix_fmts is not None and pix_fmt not in p.pix_fmts:
+        raise Reject("unsupported_codec", f"{where} pixel format {pix_fmt}")
+
+
 def _decode(source: VideoSource, p: ExtractParams, tl: _Timeline) -> Iterator[tuple[int, av.VideoFrame, float]]:
     """Every frame once, in presentation order: ``(index, frame, cut score)``; fills ``tl`` as it goes.
 
@@ -190,6 +202,7 @@ def _decode(source: VideoSource, p: ExtractParams, tl: _Timeline) -> Iterator[tu
         tl.info = info = stream_info(container)
         if stream.codec_context is None or (p.codecs is not None and info.codec not in p.codecs):
             raise Reject("unsupported_codec", f"codec {info.codec}")
+        _check_pix_fmt(info.pix_fmt, p, "header")
         if info.width * info.height > p.max_pixels:
             raise Reject("too_large", f"{info.width}x{info.height} > {p.max_pixels} pixels")
         fallback = 1.0 / info.declared_fps if info.declared_fps else 1.0 / 25.0
@@ -202,6 +215,7 @@ def _decode(source: VideoSource, p: ExtractParams, tl: _Timeline) -> Iterator[tu
                 raw = frame_time(frame, raw_prev, fallback)
                 if raw_prev is None:
                     tl.rotation, tl.pix_fmt = int(round(frame.rotation / 90.0)) * 90 % 360, frame.format.name
+                    _check_pix_fmt(tl.pix_fmt, p, "decoded")
                     if frame.width * frame.height > p.max_pixels:
                         raise Reject("too_large", f"decoded {frame.width}x{frame.height}")
                     t_first = raw

@@ -69,6 +69,7 @@ class StreamInfo:
     declared_duration_s: float | None
     declared_fps: float | None
     has_audio: bool
+    pix_fmt: str | None = None  # the header's pixel format; some demuxers only know it after a decode
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def stream_info(container: av.container.InputContainer) -> StreamInfo:
         declared_duration_s=declared,
         declared_fps=float(rate) if rate else None,
         has_audio=has_audio,
+        pix_fmt=(ctx.pix_fmt or None) if ctx is not None else None,
     )
 
 

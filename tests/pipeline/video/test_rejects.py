@@ -75,3 +75,13 @@ def test_unsupported_codec() -> None:
     data = g.make_video(codec="ffv1", fmt="matroska", n_frames=3)
     assert reason(data) == "unsupported_codec"
     assert extract_clips(data, ExtractParams(codecs=None, min_clip_s=0.1)).probe.codec == "ffv1"
+
+
+def test_studio_pixel_format_is_unsupported() -> None:
+    """Bad-input matrix V12: 10-bit 4:4:4 H.264 is a known codec in a pixel format web video never uses."""
+    data = g.make_video(pix_fmt="yuv444p10le", n_frames=12)
+    assert reason(data) == "unsupported_codec"
+    ok = extract_clips(data, ExtractParams(pix_fmts=None, min_clip_s=0.1))
+    assert ok.probe.pix_fmt == "yuv444p10le" and ok.clips
+    hdr = extract_clips(g.make_video(pix_fmt="yuv420p10le", n_frames=12), ExtractParams(min_clip_s=0.1))
+    assert hdr.probe.pix_fmt == "yuv420p10le" and hdr.clips  # 10-bit 4:2:0 (HDR web video) is accepted
