@@ -106,7 +106,7 @@ def filter_stages(f: FiltersConfig) -> list[Stage]:
 def build_stages(cfg: JobConfig) -> list[Stage]:
     d, c = cfg.decode, cfg.caption
     # Downloading only exists for URL lists; rows that already carry media pass through it untouched.
-    download: list[Stage] = [Download(policy=fetch_policy(cfg.download), batch_size=64)] if any(
+    download: list[Stage] = [Download(policy=fetch_policy(cfg.download), batch_size=cfg.download.batch_size)] if any(
         i.url_column for i in cfg.inputs) else []
     return download + [  # dedup signatures see the stages before the video ones: see build_dedup
         ImageDecode(formats=tuple(d.formats), max_pixels=d.max_pixels, min_side=d.min_side,
