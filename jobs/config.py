@@ -87,6 +87,7 @@ class VideoConfig:
     min_short_side: int = 144
     max_aspect_ratio: float = 3.0
     min_motion: float = 1.0
+    min_clip_motion: float | None = None  # also remove single clips under this motion; null: judge whole videos only
 
 
 @dataclass(kw_only=True)
@@ -96,6 +97,7 @@ class DedupConfig:
     enabled: bool = True
     exact: bool = True                   # identical decoded pixels (catches re-encodes of the same image)
     phash_max_distance: int | None = 4   # perceptual near-duplicates within this many of 64 bits; null: off
+    video_phash_max_distance: int | None = 8  # videos: mean bits apart of frame pHashes at 0.5 s, 1.5 s, ...; null: off
     minhash_threshold: float | None = None  # caption near-duplicates at this estimated Jaccard; null: off
     keep: Literal["first", "area", "clip_score"] = "first"  # survivor: lowest sample_id, largest image, best CLIP score
     semantic_eps: float | None = None    # SemDeDup on CLIP image embeddings: duplicates at cosine >= 1 - eps; null: off
@@ -114,6 +116,7 @@ class ClipConfig:
     tokenizer_path: str | None = None  # local HF tokenizer folder (SigLIP-style models)
     min_score: float | None = None     # drop images below this cosine (LAION used 0.28 with ViT-B/32); null: score only
     video_min_score: float | None = None  # same for the mean over a video's clips
+    video_min_clip_score: float | None = None  # remove single video clips scoring below this; null: keep all
     write_embedding: bool = False      # keep float16 image embeddings (for embedding dedup)
     draft_gap: float | None = 2.0      # JPEG decoded at >= draft_gap x the model's input side; null: full size
     batch_size: int = 256

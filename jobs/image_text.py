@@ -74,7 +74,7 @@ def video_stages(v: VideoConfig) -> list[Stage]:
         VideoClips(params=params, timeout_s=v.timeout_s),
         VideoDurationFilter(min_s=v.min_duration_s, max_s=v.max_duration_s),
         VideoResolutionFilter(min_short_side=v.min_short_side, max_aspect_ratio=v.max_aspect_ratio),
-        VideoMotionFilter(min_motion=v.min_motion),
+        VideoMotionFilter(min_motion=v.min_motion, min_clip_motion=v.min_clip_motion),
     ]
 
 
@@ -95,7 +95,8 @@ def filter_stages(f: FiltersConfig) -> list[Stage]:
     if f.clip.enabled:
         stages.append(ClipScoreFilter(min_score=f.clip.min_score, write_embedding=f.clip.write_embedding,
                                       batch_size=f.clip.batch_size, require_image=False, **model))
-        stages.append(ClipFrameScore(min_score=f.clip.video_min_score, **model))
+        stages.append(ClipFrameScore(min_score=f.clip.video_min_score, min_clip_score=f.clip.video_min_clip_score,
+                                     **model))
     if f.ocr.enabled:
         stages.append(OcrFilter(backend=f.ocr.backend, max_text_area=f.ocr.max_text_area, min_words=f.ocr.min_words))
         if f.ocr.tmars:
@@ -131,6 +132,7 @@ def build_dedup(cfg: JobConfig, stages: list[Stage]) -> GlobalDedup | None:
     policy = KeepPolicy(rule="score", score_column="clip_score_v1_mean") if d.keep == "clip_score" else \
         KeepPolicy(rule=d.keep)
     return GlobalDedup(prefix=prefix, exact=d.exact, phash_max_distance=d.phash_max_distance,
+                       video_phash_max_distance=d.video_phash_max_distance,
                        minhash_threshold=d.minhash_threshold, policy=policy,
                        merge_captions=d.merge_captions, semantic_eps=d.semantic_eps,
                        semantic_clusters=d.semantic_clusters, clip=clip)

@@ -2,8 +2,8 @@
 
 Both image-hash stages need the same thing: each image item of a row as a Pillow image, oriented as
 the decode stage would orient it (EXIF transpose), with undecodable items reported rather than
-raised. Videos are skipped here: their identity is the bytes hash, and near-duplicate video is a
-clip-embedding problem (SemDeDup), not a perceptual-hash one.
+raised. Videos are skipped here: their exact identity is the bytes hash, and their near-duplicate
+signature is a sequence of frame pHashes decoded in the video sandbox (:mod:`.video_phash`).
 """
 
 from __future__ import annotations

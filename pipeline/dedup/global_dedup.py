@@ -4,10 +4,12 @@ Dedup is set-level: a duplicate pair split across two files, two blocks or two w
 found, so no method may decide inside a batch. Every method has the same three steps:
 
 1. **Keys** — explode each row's signature into grouping keys (the sha256 itself; one key per pHash
-   band; one key per MinHash band; a k-means cluster id for SemDeDup).
+   band; one per pHash band of a video's anchor frames; one key per MinHash band; a k-means cluster id
+   for SemDeDup).
 2. **Edges** — rows sharing a key are candidates; each group yields verified edges (Hamming distance,
-   estimated Jaccard, cosine). On Ray this is ``groupby(key).map_groups``: the shuffle brings every
-   row with one key to one worker, wherever the rows started.
+   mean Hamming distance over a video's frames, estimated Jaccard, cosine). On Ray this is
+   ``groupby(key).map_groups``: the shuffle brings every row with one key to one worker, wherever the
+   rows started.
 3. **Decide** — the edges (one per duplicate, far fewer than rows) come back to the driver for
    connected components (:mod:`.clusters`) and the keep choice (:mod:`.policy`).
 
@@ -41,6 +43,7 @@ from mmcurate.pipeline.dedup.semdedup import (
     single_threaded_blas,
     train_centroids,
 )
+from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, anchor_band_keys, padded_signatures, sequences_close
 from mmcurate.schemas import sample as S
 
 if TYPE_CHECKING:
@@ -50,10 +53,12 @@ __all__ = [
     "signature_table",
     "exact_duplicates",
     "phash_duplicates",
+    "video_phash_duplicates",
     "minhash_duplicates",
     "semantic_duplicates",
     "ray_exact_duplicates",
     "ray_phash_duplicates",
+    "ray_video_phash_duplicates",
     "ray_minhash_duplicates",
     "ray_semantic_duplicates",
 ]
@@ -123,6 +128,13 @@ def _hamming_ok(max_distance: int) -> Callable[[pa.Table, np.ndarray], np.ndarra
     return ok
 
 
+def _sequence_ok(max_distance: int) -> Callable[[pa.Table, np.ndarray], np.ndarray]:
+    def ok(group: pa.Table, pairs: np.ndarray) -> np.ndarray:
+        hashes, lengths = padded_signatures(group.column(VIDEO_PHASH))
+        return sequences_close(hashes, lengths, pairs, max_distance)
+    return ok
+
+
 def _jaccard_ok(threshold: float) -> Callable[[pa.Table, np.ndarray], np.ndarray]:
     def ok(group: pa.Table, pairs: np.ndarray) -> np.ndarray:
         column = group.column(MINHASH_SIGNATURE).combine_chunks()
@@ -152,6 +164,13 @@ def _explode_phash(table: pa.Table, max_distance: int) -> pa.Table:
         _KEY, pa.array(keys.ravel(), pa.uint64()))
 
 
+def _explode_video_phash(table: pa.Table, max_distance: int) -> pa.Table:
+    hashes, lengths = padded_signatures(table.column(VIDEO_PHASH))
+    rows, bands, keys = anchor_band_keys(hashes, lengths, max_distance)
+    return table.take(rows).append_column(_BAND, pa.array(bands, pa.int32())).append_column(
+        _KEY, pa.array(keys, pa.uint64()))
+
+
 def _explode_minhash(table: pa.Table, verify: bool) -> pa.Table:
     bands = table.column(MINHASH_BANDS).combine_chunks()
     per_row = pc.list_value_length(bands).to_numpy()
@@ -172,6 +191,13 @@ def phash_duplicates(table: pa.Table, max_distance: int = 10) -> pa.Table:
     """Rows whose 64-bit ``phash`` is within ``max_distance`` bits of another row's."""
     table = _prepared(table, [PHASH])
     return _removals(_band_edges(_explode_phash(table, max_distance), _hamming_ok(max_distance)), "phash_v1")
+
+
+def video_phash_duplicates(table: pa.Table, max_distance: int = 8) -> pa.Table:
+    """Videos whose frame-pHash sequences are within ``max_distance`` mean bits of another row's."""
+    table = _prepared(table, [VIDEO_PHASH])
+    return _removals(_band_edges(_explode_video_phash(table, max_distance), _sequence_ok(max_distance)),
+                     "video_phash_v1")
 
 
 def minhash_duplicates(table: pa.Table, threshold: float = 0.7, verify: bool = True) -> pa.Table:
@@ -225,6 +251,14 @@ def ray_phash_duplicates(ds: ray.data.Dataset, max_distance: int = 10, num_parti
     edges = _ray_grouped(ds, [PHASH], _explode_phash, {"max_distance": max_distance}, [_BAND, _KEY],
                          _band_edges, {"verify": _hamming_ok(max_distance)}, num_partitions)
     return _removals(edges, "phash_v1")
+
+
+def ray_video_phash_duplicates(ds: ray.data.Dataset, max_distance: int = 8,
+                               num_partitions: int | None = None) -> pa.Table:
+    """:func:`video_phash_duplicates` over a Ray Dataset: ``groupby([anchor band, band value])``."""
+    edges = _ray_grouped(ds, [VIDEO_PHASH], _explode_video_phash, {"max_distance": max_distance}, [_BAND, _KEY],
+                         _band_edges, {"verify": _sequence_ok(max_distance)}, num_partitions)
+    return _removals(edges, "video_phash_v1")
 
 
 def ray_minhash_duplicates(ds: ray.data.Dataset, threshold: float = 0.7, verify: bool = True,

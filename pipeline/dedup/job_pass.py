@@ -3,11 +3,12 @@
 Shards are committed unit by unit as they stream out, but a duplicate can sit in any other unit, so
 the decision has to exist before the first shard is written. The pass reads every unit, runs the
 stages the signatures depend on (decode, caption cleaning), computes the signatures (pixel sha256,
-perceptual hash, caption MinHash as configured), and runs the set-level methods on Ray (or in process):
-exact first, then perceptual, then captions, each on the rows the previous method kept. The result,
-``sample_id, duplicate_of, dedup_method`` for every removed row, is written atomically to
-``dedup/removals.parquet``; the main pass applies it with :class:`.apply.ApplyDedup`. The cost is a
-second read and decode of the input; a resumed job reuses the saved decision.
+perceptual hash, video frame pHashes, caption MinHash as configured), and runs the set-level methods on
+Ray (or in process): exact first, then perceptual (images, then videos), then captions, each on the rows
+the previous method kept. The result, ``sample_id, duplicate_of, dedup_method`` for every removed row,
+is written atomically to ``dedup/removals.parquet``; the main pass applies it with
+:class:`.apply.ApplyDedup`. The cost is a second read and decode of the input (and, per video, a
+sandboxed seek-and-decode of up to eight frames); a resumed job reuses the saved decision.
 """
 
 from __future__ import annotations
@@ -30,14 +31,17 @@ from mmcurate.pipeline.dedup.global_dedup import (
     ray_minhash_duplicates,
     ray_phash_duplicates,
     ray_semantic_duplicates,
+    ray_video_phash_duplicates,
     semantic_duplicates,
     signature_table,
+    video_phash_duplicates,
 )
 from mmcurate.pipeline.dedup.merge_captions import caption_groups, ray_caption_groups
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE, MinHashSignature
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
 from mmcurate.pipeline.dedup.policy import DEDUP_RESULT_SCHEMA, KeepPolicy, keep_mask
 from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig
+from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, VideoPerceptualHash
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.pipeline.sinks.atomic import atomic_write
@@ -59,6 +63,7 @@ class GlobalDedup:
     prefix: int
     exact: bool = True
     phash_max_distance: int | None = 6
+    video_phash_max_distance: int | None = 8  # mean bits per aligned frame; None: videos by exact bytes only
     minhash_threshold: float | None = None
     minhash_ngram: int = 3
     policy: KeepPolicy = field(default_factory=KeepPolicy)
@@ -75,6 +80,8 @@ class GlobalDedup:
             stages.append(ExactHash())
         if self.phash_max_distance is not None:
             stages.append(PerceptualHash())
+        if self.video_phash_max_distance is not None:
+            stages.append(VideoPerceptualHash())
         if self.minhash_threshold is not None:
             stages.append(MinHashSignature(ngram=self.minhash_ngram))
         if self.clip is not None:
@@ -84,6 +91,7 @@ class GlobalDedup:
     def _columns(self) -> list[str]:
         cols = [PIXEL_SHA256] if self.exact else []
         cols += [PHASH] if self.phash_max_distance is not None else []
+        cols += [VIDEO_PHASH] if self.video_phash_max_distance is not None else []
         cols += [MINHASH_SIGNATURE, MINHASH_BANDS] if self.minhash_threshold is not None else []
         cols += [S.CAPTION] if self.merge_captions else []
         cols += [EMBEDDING] if self.semantic_eps is not None else []
@@ -100,6 +108,9 @@ class GlobalDedup:
             methods.append((exact_duplicates, ray_exact_duplicates, {"column": PIXEL_SHA256, "method": "exact_pixels"}))
         if self.phash_max_distance is not None:
             methods.append((phash_duplicates, ray_phash_duplicates, {"max_distance": self.phash_max_distance}))
+        if self.video_phash_max_distance is not None:
+            methods.append((video_phash_duplicates, ray_video_phash_duplicates,
+                            {"max_distance": self.video_phash_max_distance}))
         if self.minhash_threshold is not None:
             methods.append((minhash_duplicates, ray_minhash_duplicates, {"threshold": self.minhash_threshold}))
         if self.semantic_eps is not None:

@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 from dedup_helpers import precision_recall, predicted_pairs, sample_table, true_pairs
 from test_semdedup import embedding_table, planted_embeddings
+from video_helpers import planted_video_signatures
 
 from mmcurate.pipeline.dedup import global_dedup as G
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
@@ -71,3 +72,10 @@ def test_ray_semdedup_across_blocks(ray_session) -> None:
                                           num_partitions=2)
     precision, recall = precision_recall(predicted_pairs(removals, ids), true_pairs(groups))
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
+
+
+def test_ray_video_phash_matches_library_across_blocks(ray_session) -> None:
+    signatures = planted_video_signatures(n=150, seed=4)
+    ray_result = G.ray_video_phash_duplicates(_two_blocks(signatures), max_distance=8, num_partitions=2)
+    assert ray_result.num_rows >= 40  # ~50 planted copies
+    assert _as_set(ray_result) == _as_set(G.video_phash_duplicates(signatures, max_distance=8))
