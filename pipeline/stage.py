@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from mmcurate.pipeline.reject import Reject  # noqa: F401 - re-exported: stages raise it
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import put_column
 
@@ -33,15 +34,6 @@ class Resources:
 
     num_cpus: float = 1.0
     num_gpus: float = 0.0
-
-
-class Reject(Exception):
-    """An expected, recorded failure of one row: ``reason`` is a short snake_case code."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
 
 
 @dataclass(kw_only=True)

@@ -40,7 +40,7 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from mmcurate.pipeline.stage import Reject
+from mmcurate.pipeline.reject import Reject
 from mmcurate.pipeline.video import frames as F
 from mmcurate.pipeline.video.probe import (
     StreamInfo,

@@ -19,7 +19,7 @@ from typing import Any
 import av
 import numpy as np
 
-from mmcurate.pipeline.stage import Reject
+from mmcurate.pipeline.reject import Reject
 
 __all__ = [
     "VideoProbe",

@@ -34,7 +34,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mmcurate.pipeline.stage import Reject
+from mmcurate.pipeline.reject import Reject
 
 __all__ = ["SandboxError", "run_sandboxed"]
 

@@ -23,7 +23,7 @@ import av
 from PIL import Image
 
 from mmcurate.pipeline.dedup.phash import phash64
-from mmcurate.pipeline.stage import Reject
+from mmcurate.pipeline.reject import Reject
 from mmcurate.pipeline.video.frames import upright
 from mmcurate.pipeline.video.probe import VideoSource, open_container, stream_info
 
