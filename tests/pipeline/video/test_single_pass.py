@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import videogen as g
 
+from mmcurate.pipeline.video import decode_loop
 from mmcurate.pipeline.video import extract as X
 from mmcurate.pipeline.video.extract import ExtractParams, extract_clips
 from mmcurate.pipeline.video.frames import ClipSampler, frame_count, sample_timestamps, uniform_timestamps
@@ -69,7 +70,7 @@ def test_long_scene_is_split_causally_and_a_short_remainder_dropped() -> None:
 def test_buffered_pictures_are_bounded_by_min_frames_over_fps(big_pictures: bool,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     if big_pictures:  # every buffered picture is then a storage-size copy, not the decoder's frame
-        monkeypatch.setattr(X, "REF_MAX_BYTES", 0)
+        monkeypatch.setattr(decode_loop, "REF_MAX_BYTES", 0)  # FrameStore.hold reads it there
     fps, n = 30, 300  # one 10 s scene, split into 4 s clips: three young phases of 2 s each
     data = g.make_video(n_frames=n, fps=fps, size=(128, 96))
     params = ExtractParams(max_clip_s=4.0, frame_max_pixels=32 * 24)
