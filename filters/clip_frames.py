@@ -58,8 +58,7 @@ class ClipFrameScore(ClipModelFields, Filter):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.min_clip_score is not None and not -1.0 <= self.min_clip_score <= 1.0:
-            raise ValueError(f"min_clip_score is a cosine similarity in [-1, 1], got {self.min_clip_score}")
+        self.check_cosine("min_clip_score", self.min_clip_score)
         self.resources = Resources(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
         # Instance-level: the dropped-clips column exists only when clips are judged one by one.
         if self.min_clip_score is not None:

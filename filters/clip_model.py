@@ -219,6 +219,12 @@ class ClipModelFields:
     # prints the gap). None: full-size decode, bit-identical to a plain open_clip preprocessing.
     draft_gap: float | None = 2.0
 
+    @staticmethod
+    def check_cosine(name: str, value: float | None) -> None:
+        """A score threshold is a cosine similarity: None (score only) or within [-1, 1]."""
+        if value is not None and not -1.0 <= value <= 1.0:
+            raise ValueError(f"{name} is a cosine similarity in [-1, 1], got {value}")
+
     def load_embedder(self, batch_size: int) -> ClipEmbedder:
         return ClipEmbedder.from_files(
             self.arch, self.checkpoint, self.model_config, self.tokenizer_path, self.device, batch_size

@@ -122,8 +122,7 @@ class ClipScoreFilter(ClipModelFields, Filter):
         super().__post_init__()
         if self.reduce not in ("mean", "max"):
             raise ValueError(f"reduce must be 'mean' or 'max', got {self.reduce!r}")
-        if self.min_score is not None and not -1.0 <= self.min_score <= 1.0:
-            raise ValueError(f"min_score is a cosine similarity in [-1, 1], got {self.min_score}")
+        self.check_cosine("min_score", self.min_score)
         # Instance-level: the scheduler hint and the declared columns follow the config.
         self.resources = Resources(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
         self.writes = score_fields(NAME) + ((EMBEDDING_FIELD,) if self.write_embedding else ())

@@ -83,8 +83,7 @@ class TMarsFilter(ClipModelFields, Filter):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.min_masked_score is not None and not -1.0 <= self.min_masked_score <= 1.0:
-            raise ValueError(f"min_masked_score is a cosine similarity in [-1, 1], got {self.min_masked_score}")
+        self.check_cosine("min_masked_score", self.min_masked_score)
         self.resources = Resources(num_cpus=self.num_cpus, num_gpus=self.num_gpus)
 
     def setup(self) -> None:

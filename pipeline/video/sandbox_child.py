@@ -35,7 +35,7 @@ __all__ = ["CHILD_MODULE", "MSG_MAX", "serve_request"]
 
 def serve_request(request: BinaryIO, answer_fd: int) -> None:
     """Read sys.path, then (fn, args, cap) from ``request``; write one pickled answer to ``answer_fd``."""
-    sys.path[:0] = [p for p in pickle.load(request) if p not in sys.path]
+    _extend_path(pickle.load(request))
     try:
         fn, args, max_memory_bytes = pickle.load(request)
         if max_memory_bytes is not None:
