@@ -29,10 +29,13 @@ alternates the two tools over several rounds (the ratio then uses medians).
 
     .venv/bin/python bench/ingest.py --n 2000 --repeat 2 --out /tmp/ingest-bench
 
-Both clocks include fixed start-up costs, and mmcurate's (a local Ray instance: ~10 CPU-s and
-~12 s wall on the 2-core box, measured as a whole ``--n 250`` run) are larger than img2dataset's,
-so the ratio depends on ``--n``; a larger list (``--n 8000 --skip-mix``, the failure mix left out
-to save time) shows the per-sample rates.
+Both clocks include fixed start-up costs, and mmcurate's (a local Ray instance) are larger than
+img2dataset's, so the ratio depends on ``--n``; a larger list (``--n 8000 --skip-mix``, the failure
+mix left out to save time) shows the per-sample rates. Before the tools run, two floors are measured
+and printed: ``import ray; ray.init(); ray.shutdown()`` alone in a fresh interpreter, and mmcurate's
+``fetch_many`` alone over the whole list in this (otherwise idle) process, which is bound by the
+single-process loopback server. Their sum is a time no ``mmcurate run`` on that list can beat on
+this machine, so the last lines also print the best ratio those floors allow.
 """
 
 from __future__ import annotations
@@ -301,6 +304,38 @@ def run_mmcurate(name: str, config: Path, out: Path, rows: int) -> Result:
                   mem.cpu_seconds, mem.load, mem.failed, tool)
 
 
+# ---------------------------------------------------------------- floors
+
+
+_RAY_START_STOP = ("import time; t = time.perf_counter(); import ray; "
+                   "ray.init(include_dashboard=False, num_cpus={cpus}); ray.shutdown(); "
+                   "print(time.perf_counter() - t)")
+
+
+def ray_start_stop_seconds() -> float:
+    """Wall seconds of ``import ray; ray.init(); ray.shutdown()`` in a fresh interpreter: what any
+    ``mmcurate run`` with the embedded (local) Ray pays before and after its first sample."""
+    code = _RAY_START_STOP.format(cpus=os.cpu_count() or 1)
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd="/")
+    return time.perf_counter() - t0
+
+
+def download_ceiling(urls: Path, max_workers: int, per_host: int) -> tuple[float, float]:
+    """(samples/s, client CPU s per sample) of mmcurate's ``fetch_many`` alone on the whole list, in
+    this otherwise idle process: the server and the HTTP client with nothing else on the cores."""
+    import pyarrow.parquet as pq
+
+    from mmcurate.pipeline.net.fetch import FetchPolicy, fetch_many
+
+    url_list = pq.read_table(urls, columns=["url"]).column("url").to_pylist()
+    policy = FetchPolicy(allowed_networks=("127.0.0.1/32",), max_workers=max_workers, per_host_limit=per_host)
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    ok = sum(r.ok for r in fetch_many(url_list, policy))
+    seconds = time.perf_counter() - t0
+    return ok / seconds, (time.process_time() - cpu0) / max(ok, 1)
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -351,11 +386,18 @@ def main() -> None:
     server = subprocess.Popen([sys.executable, "-P", str(serve), str(out / "photos")],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     results: list[Result] = []
+    floor_s = float("nan")
     try:
         base = server.stdout.readline().strip()
         clean, mix = write_url_lists(out, base, pairs)
         print(f"server {base} (own process, pid {server.pid}); {os.cpu_count()} CPUs", flush=True)
         knobs = (args.unit_rows, args.max_workers, args.per_host_limit)
+        ray_s = ray_start_stop_seconds()
+        ceiling, client_cpu = download_ceiling(clean, args.max_workers, args.per_host_limit)
+        floor_s = ray_s + args.n / ceiling
+        print(f"floors: Ray start+stop alone {ray_s:.1f} s; download alone (fetch_many, one process, nothing "
+              f"else running) {ceiling:.0f} samples/s at {client_cpu * 1e3:.2f} ms client CPU each -> no "
+              f"`mmcurate run` of {args.n} URLs can take under {floor_s:.1f} s here", flush=True)
         configs = {"clean": mmcurate_config(out / "mmcurate.yaml", clean, out / "mmcurate", *knobs),
                    "mix": mmcurate_config(out / "mmcurate-mix.yaml", mix, out / "mmcurate-mix", *knobs)}
         for round_ in range(args.repeat):
@@ -385,6 +427,10 @@ def main() -> None:
         wall = median_rate(results, "mmcurate #" if args.repeat > 1 else "mmcurate") / median_rate(results, "img2dataset")
         cpu = median_rate(results, "mmcurate #" if args.repeat > 1 else "mmcurate", True) / median_rate(
             results, "img2dataset", True)
+        best = min(r.seconds for r in results if r.name.startswith("img2dataset") and not r.failed) \
+            if any(r.name.startswith("img2dataset") and not r.failed for r in results) else float("nan")
+        print(f"bound: img2dataset's best wall {best:.1f} s / mmcurate's floor {floor_s:.1f} s = "
+              f"{best / floor_s:.2f}x at most with the embedded Ray on this machine")
         print(f"ratio mmcurate / img2dataset: {wall:.2f}x samples/s (goal >= 1.5x); "
               f"{cpu:.2f}x samples per CPU-second" + (f" (medians of {args.repeat} rounds)" if args.repeat > 1 else ""))
 

@@ -47,7 +47,7 @@ DNS_ERROR = "dns_error"  # the host does not resolve
 # -- the connection --
 CONNECTION_ERROR = "connection_error"  # refused, reset, or the body ended before Content-Length
 TIMEOUT_CONNECT = "timeout_connect"  # TCP connect or TLS handshake exceeded connect_timeout
-TIMEOUT_READ = "timeout_read"  # the server went silent for read_timeout
+TIMEOUT_READ = "timeout_read"  # the server stalled (under 1 byte/s) for read_timeout
 TIMEOUT_TOTAL = "timeout_total"  # the whole fetch (all hops and retries) exceeded total_timeout
 TLS_ERROR = "tls_error"  # certificate or handshake failure; never downgraded to http
 PROTOCOL_ERROR = "protocol_error"  # not HTTP, malformed status line or headers

@@ -90,6 +90,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(10**10))
                 self.end_headers()
                 self.wfile.write(PNG)
+            elif path == "/huge-cl-closed":  # the size alone must decide: no body byte ever comes
+                self.send_response(200)
+                self.send_header("Content-Length", str(10**10))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
             elif path == "/endless":
                 self.send_response(200)
                 self.send_header("Transfer-Encoding", "chunked")

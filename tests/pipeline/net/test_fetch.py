@@ -6,6 +6,7 @@ import hashlib
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from urllib.parse import quote
 
 import pytest
@@ -88,10 +89,10 @@ def test_slow_drip_hits_total_deadline(http_server) -> None:
     res = fetch_one(http_server.url("/drip"), policy)
     elapsed = time.monotonic() - start
     assert res.reason == R.TIMEOUT_TOTAL and res.body is None
-    assert 0.55 < elapsed < 1.2  # the watchdog cut it, though bytes kept arriving
+    assert 0.55 < elapsed < 1.2  # the budget cut it, though bytes kept arriving
 
 
-@pytest.mark.parametrize("path", ["/huge-cl", "/endless"])
+@pytest.mark.parametrize("path", ["/huge-cl", "/huge-cl-closed", "/endless"])
 def test_oversize_body_rejected_not_truncated(http_server, path: str) -> None:
     res = fetch_one(http_server.url(path), FAST)
     assert (res.reason, res.body) == (R.TOO_LARGE, None)
@@ -205,3 +206,37 @@ def test_fetch_many_dns_cache_still_checks_every_address(http_server) -> None:
     assert {r.reason for r in fetch_many([http_server.url("/img.png", host="cdn.test")] * 3, blocked)} == {
         R.SSRF_BLOCKED}
     assert sum(http_server.hits.values()) == before
+
+
+def test_ipv6_target_pinned_literal_and_named(png_bytes: bytes) -> None:
+    # libcurl's connect-to entry needs brackets around IPv6 addresses; both URL forms must reach ::1.
+    import socket
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class V6Server(ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - stdlib name
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(png_bytes)))
+            self.end_headers()
+            self.wfile.write(png_bytes)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    try:
+        server = V6Server(("::1", 0), Handler)
+    except OSError:
+        pytest.skip("no IPv6 loopback here")
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        port = server.server_address[1]
+        literal = fetch_one(f"http://[::1]:{port}/a.png", FAST)
+        named = fetch_one(f"http://v6.test:{port}/a.png", replace(FAST, resolver=lambda host, p: ["::1"]))
+        assert literal.ok and literal.body == png_bytes, literal.error
+        assert named.ok and named.body == png_bytes, named.error
+    finally:
+        server.shutdown()
+        server.server_close()

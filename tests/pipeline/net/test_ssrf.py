@@ -1,16 +1,15 @@
 """The SSRF guard: unit tests with no traffic, and redirects that must be stopped before connecting.
 
 Nothing here sends a packet off 127.0.0.0/8: private and link-local targets are asserted to be
-refused before any socket is created (``create_connection`` is patched to fail the test).
+refused before any socket is created (the downloader's socket factory records every connect and
+fails the test for anything but 127.0.0.1).
 """
 
 from __future__ import annotations
 
-import socket
-
 import pytest
-import urllib3.util.connection
 
+from mmcurate.pipeline.net import exchange
 from mmcurate.pipeline.net import reasons as R
 from mmcurate.pipeline.net.fetch import FetchPolicy, fetch_one
 from mmcurate.pipeline.net.ssrf import UrlRejected, parse_url, resolve
@@ -28,18 +27,14 @@ def _reason(url: str, **kw: object) -> str | None:
 def no_connect(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
     """Record every connect; fail the test at once for anything but 127.0.0.1."""
     calls: list[tuple[str, int]] = []
-    real = urllib3.util.connection.create_connection
+    real = exchange._create_socket
 
-    def guarded(address, *args, **kwargs):  # noqa: ANN001, ANN202
-        calls.append(address)
+    def guarded(address, *args):  # noqa: ANN001, ANN002, ANN202
+        calls.append(tuple(address[:2]))
         assert address[0] == "127.0.0.1", f"connect attempted to {address}"
-        return real(address, *args, **kwargs)
+        return real(address, *args)
 
-    def refuse(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        raise AssertionError(f"socket.create_connection{args} must not be used")
-
-    monkeypatch.setattr(urllib3.util.connection, "create_connection", guarded)
-    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(exchange, "_create_socket", guarded)
     return calls
 
 
@@ -121,3 +116,24 @@ def test_tls_verifies_real_hostname_while_connecting_to_pinned_ip(https_server, 
                             resolver=lambda host, port: ["127.0.0.1"])
     res = fetch_one(url, untrusted)
     assert res.reason == R.TLS_ERROR and res.final_url.startswith("https://")  # never downgraded
+
+
+def test_environment_proxy_is_ignored(http_server, unanswered_port: int, monkeypatch) -> None:
+    # A proxy would receive (and could re-route) the request: the connection must go where it was checked.
+    for name in ("http_proxy", "HTTP_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{unanswered_port}")
+    policy = FetchPolicy(allowed_networks=("127.0.0.1/32",), connect_timeout=0.3, total_timeout=2.0, max_retries=0)
+    res = fetch_one(http_server.url("/img.png"), policy)
+    assert res.ok, res.reason
+
+
+def test_socket_opener_refuses_every_address_but_the_pinned_one(monkeypatch) -> None:
+    import pycurl
+
+    opened: list[tuple] = []
+    monkeypatch.setattr(exchange, "_create_socket", lambda address, *args: opened.append(address) or 42)
+    opener = exchange._pinned_opener("93.184.216.34")
+    assert opener(0, (2, 1, 6, ("10.0.0.7", 80))) == pycurl.SOCKET_BAD
+    assert opener(0, (10, 1, 6, ("::1", 80, 0, 0))) == pycurl.SOCKET_BAD
+    assert opened == []
+    assert opener(0, (2, 1, 6, ("93.184.216.34", 80))) == 42 and opened == [("93.184.216.34", 80)]
