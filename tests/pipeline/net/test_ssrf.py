@@ -132,8 +132,9 @@ def test_socket_opener_refuses_every_address_but_the_pinned_one(monkeypatch) -> 
 
     opened: list[tuple] = []
     monkeypatch.setattr(exchange, "_create_socket", lambda address, *args: opened.append(address) or 42)
-    opener = exchange._pinned_opener("93.184.216.34")
+    kept: list = []
+    opener = exchange._pinned_opener("93.184.216.34", kept)
     assert opener(0, (2, 1, 6, ("10.0.0.7", 80))) == pycurl.SOCKET_BAD
     assert opener(0, (10, 1, 6, ("::1", 80, 0, 0))) == pycurl.SOCKET_BAD
-    assert opened == []
-    assert opener(0, (2, 1, 6, ("93.184.216.34", 80))) == 42 and opened == [("93.184.216.34", 80)]
+    assert opened == [] and kept == []
+    assert opener(0, (2, 1, 6, ("93.184.216.34", 80))) == 42 and opened == [("93.184.216.34", 80)] and kept == [42]
