@@ -1,13 +1,14 @@
 """One HTTP exchange with a pinned, checked address: connect, send GET, read a capped body.
 
-Built on libcurl (through pycurl) rather than a Python HTTP client: the ingest benchmark spent
-~1 ms of CPU per image in http.client's header parsing, urllib3 and the GIL hand-offs between its
-32 threads; libcurl parses in C and releases the GIL for the whole transfer (~0.25 ms per image,
-see bench/ingest.py). What the SSRF guard needs, libcurl has:
+Built on libcurl (through pycurl) rather than a Python HTTP client: with urllib3, ``fetch_many``
+spent ~0.9 ms of CPU per image of the ingest benchmark, mostly http.client's header parsing and the
+GIL hand-offs between its 32 threads; libcurl parses in C and releases the GIL for the whole
+transfer (~0.5 ms per image with all our checks; bench/ingest.py prints it as "download alone").
+What the SSRF guard needs, libcurl has:
 
 * ``CURLOPT_CONNECT_TO`` sends the connection to the IP the guard checked while TLS (SNI and the
   certificate's name) and the ``Host`` header use the URL's hostname; nothing is resolved again.
-  The socket itself is opened by :func:`_create_socket`, which refuses any address but that IP, so
+  libcurl gets its sockets from :func:`_pinned_opener`, which refuses any address but that IP, so
   the pin holds even if a libcurl option were to redirect the connection.
 * No proxy from the environment, only http and https, no redirects followed (the caller follows
   them by hand and re-validates every hop, :mod:`mmcurate.pipeline.net.fetch`), no cookies, no
@@ -23,14 +24,11 @@ returned only whole: an oversize, truncated or timed-out body raises, it is neve
 
 from __future__ import annotations
 
-import email.utils
 import math
 import os
 import socket
 import ssl
 import threading
-import time
-from dataclasses import dataclass, field
 from functools import cache
 from typing import TYPE_CHECKING
 
@@ -38,159 +36,22 @@ import pycurl
 
 from mmcurate.pipeline.net import reasons as R
 from mmcurate.pipeline.net.deadline import Deadline
+from mmcurate.pipeline.net.response import FetchError, Response, Transfer, parse_head
 from mmcurate.pipeline.net.ssrf import Target
 
 if TYPE_CHECKING:
     from mmcurate.pipeline.net.fetch import FetchPolicy
 
-__all__ = ["FetchError", "Response", "exchange", "robots_disallow", "parse_retry_after"]
+__all__ = ["FetchError", "Response", "exchange"]
 
-_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _ACCEPT = "image/*,video/*;q=0.9,*/*;q=0.1"
 
 # libcurl error codes (curl/curl.h), grouped by the reason they become.
 _TIMEOUT = 28
-_WRITE_ABORTED = 23  # our header/body callback stopped the transfer (a decision, see _Transfer)
+_WRITE_ABORTED = 23  # our header/body callback stopped the transfer (a decision, see Transfer)
 _TLS = frozenset({35, 51, 53, 54, 58, 59, 60, 64, 66, 77, 80, 82, 83, 90, 91, 98})
 _PROTOCOL = frozenset({1, 8, 61, 100})  # HTTP/0.9 or not HTTP, bad encoding, oversized header
 # Every other code is a connection_error: 7 refused, 18 short body, 52 empty reply, 55/56 reset, ...
-
-
-class FetchError(Exception):
-    """A failed hop: ``reason`` code, ``detail`` text, the HTTP status if one came back."""
-
-    def __init__(
-        self, reason: str, detail: str, status: int | None = None, retry_after: float | None = None
-    ) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason = reason
-        self.detail = detail
-        self.status = status
-        self.retry_after = retry_after
-
-
-@dataclass
-class Response:
-    status: int
-    content_type: str | None
-    location: str | None = None  # set for redirects (the body is not read)
-    body: bytes | None = None  # set for 2xx
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (delta-seconds or HTTP-date), ``None`` if absent/garbled."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def robots_disallow(values: list[str], directives: tuple[str, ...], token: str) -> str | None:
-    """The X-Robots-Tag directive that forbids our use, if any (img2dataset's ``is_disallowed``).
-
-    A value is ``directive[, directive]`` for every crawler, or ``agent: directive[, ...]`` for one.
-    """
-    wanted = {d.lower() for d in directives}
-    for value in values:
-        parts = value.split(":", 1)
-        agent = parts[0].strip().lower() if len(parts) == 2 else None
-        if agent is not None and agent != token.lower():
-            continue  # addressed to another crawler (or a field like ``unavailable_after: <date>``)
-        for item in parts[-1].split(","):
-            if item.strip().lower() in wanted:
-                return item.strip().lower()
-    return None
-
-
-@dataclass
-class _Head:
-    """The final response's status line and headers (names lowercased, repeats kept)."""
-
-    status: int
-    headers: dict[str, list[str]]
-
-    def get(self, name: str) -> str | None:
-        values = self.headers.get(name)
-        return values[-1] if values else None
-
-
-def _parse_head(lines: list[bytes]) -> _Head | None:
-    """The last response in ``lines`` (interim 1xx responses come first); ``None`` before a status."""
-    start = max((i for i, line in enumerate(lines) if line.startswith(b"HTTP/")), default=None)
-    if start is None:
-        return None
-    parts = lines[start].split(None, 2)
-    status = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
-    headers: dict[str, list[str]] = {}
-    for raw in lines[start + 1 :]:
-        name, sep, value = raw.decode("latin-1").partition(":")
-        if sep:
-            headers.setdefault(name.strip().lower(), []).append(value.strip())
-    return _Head(status, headers)
-
-
-@dataclass
-class _Transfer:
-    """What libcurl hands us during one exchange, and the decision taken when the headers end.
-
-    A redirect, an error status, an X-Robots-Tag refusal or a declared size over the cap stops the
-    transfer right after the headers, so their bodies are never read; a streamed body that grows
-    past the cap stops it too.
-    """
-
-    policy: FetchPolicy
-    lines: list[bytes] = field(default_factory=list)
-    chunks: list[bytes] = field(default_factory=list)
-    sockets: list[socket.socket] = field(default_factory=list)  # ours; libcurl uses duplicates
-    size: int = 0
-    head: _Head | None = None  # the final response's head, once its headers ended
-    outcome: Response | FetchError | None = None  # set when the transfer was stopped on purpose
-
-    def header(self, line: bytes) -> int | None:
-        self.lines.append(line)
-        if line.strip() or self.head is not None:
-            return None
-        head = _parse_head(self.lines)  # a blank line ends a header block
-        if head is None or 100 <= head.status < 200:
-            return None  # an interim response: the real one follows
-        self.head, self.outcome = head, _decide(head, self.policy)
-        return None if self.outcome is None else 0  # != len(line): libcurl stops (CURLE_WRITE_ERROR)
-
-    def write(self, chunk: bytes) -> int | None:
-        if self.head is None:  # libcurl refuses HTTP/0.9, so a body always follows headers
-            self.outcome = FetchError(R.PROTOCOL_ERROR, "body before the end of the headers")
-            return 0
-        self.size += len(chunk)
-        if self.size > self.policy.max_bytes:
-            self.outcome = FetchError(R.TOO_LARGE, f"body exceeds {self.policy.max_bytes} bytes")
-            return 0
-        self.chunks.append(chunk)
-        return None
-
-
-def _decide(head: _Head, policy: FetchPolicy) -> Response | FetchError | None:
-    """``None`` to read the body; otherwise the redirect to follow or the error to raise."""
-    status, ctype = head.status, head.get("content-type")
-    if status in _REDIRECTS:
-        return Response(status, ctype, location=head.get("location") or "")
-    if not 200 <= status < 300:
-        reason = R.http_reason(status)
-        retry_after = parse_retry_after(head.get("retry-after")) if reason == R.HTTP_429 else None
-        return FetchError(reason, f"HTTP {status}", status, retry_after)
-    directive = robots_disallow(head.headers.get("x-robots-tag", []), policy.disallowed_robot_directives,
-                                policy.robots_token)
-    if directive is not None:
-        return FetchError(R.DISALLOWED_BY_HEADER, f"X-Robots-Tag {directive}", status)
-    declared = head.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > policy.max_bytes:
-        return FetchError(R.TOO_LARGE, f"Content-Length {declared} > {policy.max_bytes}", status)
-    return None
 
 
 @cache
@@ -251,7 +112,7 @@ def _bracket(host: str) -> str:
 
 
 def _configure(curl: pycurl.Curl, target: Target, policy: FetchPolicy, deadline: Deadline,
-               transfer: _Transfer) -> None:
+               transfer: Transfer) -> None:
     remaining = deadline.remaining()
     assert target.ip is not None, "connect only to a resolved, checked target"
     curl.setopt(pycurl.URL, target.url)
@@ -282,13 +143,13 @@ def exchange(target: Target, policy: FetchPolicy, deadline: Deadline) -> Respons
     """GET ``target`` from its pinned ``ip``; raise :class:`FetchError` on any failure."""
     if deadline.remaining() <= 0:
         raise FetchError(R.TIMEOUT_TOTAL, f"exceeded {policy.total_timeout}s")
-    curl, transfer = _handle(), _Transfer(policy)
+    curl, transfer = _handle(), Transfer(policy)
     _configure(curl, target, policy, deadline, transfer)
     try:
         curl.perform()
     except pycurl.error as exc:
         code, message = exc.args[0], str(exc.args[1] if len(exc.args) > 1 else "")
-        head = transfer.head or _parse_head(transfer.lines)
+        head = transfer.head or parse_head(transfer.lines)
         status = head.status if head is not None else None
         if code == _WRITE_ABORTED and transfer.outcome is not None:
             outcome = transfer.outcome

@@ -21,7 +21,7 @@ worker thread sits blocked on a busy host while others have work. Within one cal
 looked up once (:class:`_BatchResolver`); every URL's addresses are still checked.
 
 Connections are not reused (see :mod:`...net.exchange`). Against the ingest benchmark's loopback
-server a fetch in ``fetch_many`` costs ~0.25 ms of CPU with libcurl (~0.9 ms with urllib3 before).
+server a fetch in ``fetch_many`` costs ~0.5 ms of CPU with libcurl (~0.9 ms with urllib3 before).
 """
 
 from __future__ import annotations
