@@ -16,8 +16,8 @@ whose ``reason`` is a code from :mod:`mmcurate.pipeline.net.reasons`. Its guaran
 
 The HTTP client is libcurl through pycurl (:mod:`...net.exchange` says why). ``fetch_many`` uses a
 thread pool (I/O concurrency inside one stage; never processes; libcurl releases the GIL while it
-waits and parses) and a dispatcher that keeps at most ``per_host_limit`` requests in flight per first-hop host, so no
-worker thread sits blocked on a busy host while others have work. Within one call each host is
+waits and parses) and a dispatcher that keeps at most ``per_host_limit`` requests in flight per
+first-hop host, so no worker thread sits blocked on a busy host while others have work. Within one call each host is
 looked up once (:class:`_BatchResolver`); every URL's addresses are still checked.
 
 Connections are not reused (see :mod:`...net.exchange`). Against the ingest benchmark's loopback
