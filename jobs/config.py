@@ -20,7 +20,7 @@ import yaml
 
 __all__ = ["InputConfig", "DownloadConfig", "DecodeConfig", "VideoConfig", "CaptionConfig", "DedupConfig",
            "ClipConfig", "OcrConfig", "FiltersConfig", "MixtureConfig", "ShardConfig", "RayConfig", "JobConfig",
-           "ConfigError", "load_config", "config_from_dict", "apply_overrides", "config_hash"]
+           "ConfigError", "load_config", "config_from_dict", "config_hash"]
 
 
 class ConfigError(ValueError):
@@ -255,40 +255,9 @@ def config_from_dict(data: dict[str, Any]) -> JobConfig:
     return _build(JobConfig, data, "")
 
 
-def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """``key.sub=value`` pairs (values parsed as YAML) applied to a raw config mapping."""
-    for item in overrides:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        node: Any = data
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = _child(node, part, key)
-        last = parts[-1]
-        if isinstance(node, list):
-            node[_list_index(node, last, key)] = yaml.safe_load(raw)
-        else:
-            node[last] = yaml.safe_load(raw)
-    return data
-
-
-def _list_index(node: list[Any], part: str, key: str) -> int:
-    if not part.isdigit() or int(part) >= len(node):
-        raise ConfigError(f"--set {key}: {part!r} is not an index of a {len(node)}-item list")
-    return int(part)
-
-
-def _child(node: Any, part: str, key: str) -> Any:
-    """One step down a ``--set`` path: a mapping key, or a list index (``inputs.0.url_column``)."""
-    if isinstance(node, list):
-        return node[_list_index(node, part, key)]
-    if not isinstance(node, dict):
-        raise ConfigError(f"--set {key}: {part!r} is not a section")
-    return node.setdefault(part, {})
-
-
 def load_config(path: str | Path, overrides: list[str] | None = None) -> JobConfig:
+    from mmcurate.jobs.config_overrides import apply_overrides  # it raises our ConfigError: import here
+
     data = yaml.safe_load(Path(path).read_text()) or {}
     return config_from_dict(apply_overrides(data, overrides or []))
 
