@@ -307,9 +307,7 @@ def run_mmcurate(name: str, config: Path, out: Path, rows: int) -> Result:
 # ---------------------------------------------------------------- floors
 
 
-_RAY_START_STOP = ("import time; t = time.perf_counter(); import ray; "
-                   "ray.init(include_dashboard=False, num_cpus={cpus}); ray.shutdown(); "
-                   "print(time.perf_counter() - t)")
+_RAY_START_STOP = "import ray; ray.init(include_dashboard=False, num_cpus={cpus}); ray.shutdown()"
 
 
 def ray_start_stop_seconds() -> float:
@@ -427,8 +425,8 @@ def main() -> None:
         wall = median_rate(results, "mmcurate #" if args.repeat > 1 else "mmcurate") / median_rate(results, "img2dataset")
         cpu = median_rate(results, "mmcurate #" if args.repeat > 1 else "mmcurate", True) / median_rate(
             results, "img2dataset", True)
-        best = min(r.seconds for r in results if r.name.startswith("img2dataset") and not r.failed) \
-            if any(r.name.startswith("img2dataset") and not r.failed for r in results) else float("nan")
+        best = min((r.seconds for r in results if r.name.startswith("img2dataset") and not r.failed),
+                   default=float("nan"))
         print(f"bound: img2dataset's best wall {best:.1f} s / mmcurate's floor {floor_s:.1f} s = "
               f"{best / floor_s:.2f}x at most with the embedded Ray on this machine")
         print(f"ratio mmcurate / img2dataset: {wall:.2f}x samples/s (goal >= 1.5x); "

@@ -112,12 +112,12 @@ def _bracket(host: str) -> str:
 
 
 def _configure(curl: pycurl.Curl, target: Target, policy: FetchPolicy, deadline: Deadline,
-               transfer: Transfer) -> None:
+               transfer: Transfer, sockets: list[socket.socket]) -> None:
     remaining = deadline.remaining()
     assert target.ip is not None, "connect only to a resolved, checked target"
     curl.setopt(pycurl.URL, target.url)
     curl.setopt(pycurl.CONNECT_TO, [f"{_bracket(target.host)}:{target.port}:{_bracket(target.ip)}:{target.port}"])
-    curl.setopt(pycurl.OPENSOCKETFUNCTION, _pinned_opener(target.ip, transfer.sockets))
+    curl.setopt(pycurl.OPENSOCKETFUNCTION, _pinned_opener(target.ip, sockets))
     curl.setopt(pycurl.PROTOCOLS, pycurl.PROTO_HTTP | pycurl.PROTO_HTTPS)
     curl.setopt(pycurl.PROXY, "")  # ignore http_proxy & co: the connection goes where it was checked
     curl.setopt(pycurl.FOLLOWLOCATION, 0)
@@ -143,8 +143,8 @@ def exchange(target: Target, policy: FetchPolicy, deadline: Deadline) -> Respons
     """GET ``target`` from its pinned ``ip``; raise :class:`FetchError` on any failure."""
     if deadline.remaining() <= 0:
         raise FetchError(R.TIMEOUT_TOTAL, f"exceeded {policy.total_timeout}s")
-    curl, transfer = _handle(), Transfer(policy)
-    _configure(curl, target, policy, deadline, transfer)
+    curl, transfer, sockets = _handle(), Transfer(policy), []
+    _configure(curl, target, policy, deadline, transfer, sockets)
     try:
         curl.perform()
     except pycurl.error as exc:
@@ -152,14 +152,12 @@ def exchange(target: Target, policy: FetchPolicy, deadline: Deadline) -> Respons
         head = transfer.head or parse_head(transfer.lines)
         status = head.status if head is not None else None
         if code == _WRITE_ABORTED and transfer.outcome is not None:
-            outcome = transfer.outcome
-            if isinstance(outcome, FetchError):
-                outcome.status = outcome.status or status
-                raise outcome from None
-            return outcome
+            if isinstance(transfer.outcome, FetchError):
+                raise transfer.outcome from None
+            return transfer.outcome
         raise _classify(code, message, curl, deadline, policy, status, target.scheme == "https") from None
     finally:
-        for sock in transfer.sockets:
+        for sock in sockets:
             sock.close()
     head = transfer.head
     if head is None:

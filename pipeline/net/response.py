@@ -10,7 +10,6 @@ grows past the cap stops the transfer too, so an oversize body is never kept.
 from __future__ import annotations
 
 import email.utils
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -117,7 +116,6 @@ class Transfer:
     policy: FetchPolicy
     lines: list[bytes] = field(default_factory=list)
     chunks: list[bytes] = field(default_factory=list)
-    sockets: list[socket.socket] = field(default_factory=list)  # ours; libcurl uses duplicates
     size: int = 0
     head: Head | None = None  # the final response's head, once its headers ended
     outcome: Response | FetchError | None = None  # set when the transfer was stopped on purpose
@@ -138,7 +136,7 @@ class Transfer:
             return 0
         self.size += len(chunk)
         if self.size > self.policy.max_bytes:
-            self.outcome = FetchError(R.TOO_LARGE, f"body exceeds {self.policy.max_bytes} bytes")
+            self.outcome = FetchError(R.TOO_LARGE, f"body exceeds {self.policy.max_bytes} bytes", self.head.status)
             return 0
         self.chunks.append(chunk)
         return None
