@@ -21,6 +21,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from mmcurate.pipeline.params import check_params, param
 from mmcurate.pipeline.reject import Reject  # noqa: F401 - re-exported: stages raise it
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import put_column
@@ -46,12 +47,11 @@ class Stage(ABC):
     resources: ClassVar[Resources] = Resources()
     stateful: ClassVar[bool] = False
 
-    batch_size: int = 256
+    batch_size: int = param(256, doc="rows per call of process_batch (micro-batch inside a Ray block)", ge=1)
     _ready: bool = field(default=False, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise ValueError(f"{type(self).__name__}.batch_size must be >= 1, got {self.batch_size}")
+        check_params(self)
 
     def setup(self) -> None:
         """Load models and other heavy state; called once per process/actor before the first batch."""
