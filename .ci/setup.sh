@@ -10,7 +10,8 @@ VENV=${MMCURATE_VENV:-.venv}
 # System packages: Tesseract's English data for the OCR filter (PyAV's wheel bundles its own FFmpeg).
 # chromium renders the stats report in its test; ffmpeg is bench/video.py's baseline; the fonts render
 # the OCR tests' words in several faces.
-APT_PACKAGES="tesseract-ocr tesseract-ocr-eng python3-venv chromium ffmpeg fonts-dejavu-core fonts-liberation"
+# espeak-ng speaks the audio tests' and demo's known sentences.
+APT_PACKAGES="tesseract-ocr tesseract-ocr-eng python3-venv chromium ffmpeg fonts-dejavu-core fonts-liberation espeak-ng"
 if command -v apt-get >/dev/null 2>&1; then
   missing=""
   for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

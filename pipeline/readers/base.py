@@ -60,11 +60,12 @@ class Reader(ABC):
 
 
 def media_kind(data: bytes) -> tuple[str, str]:
-    """(kind, sniffed MIME): 'video' for video containers, else 'image' (decode judges the rest)."""
+    """(kind, sniffed MIME): 'video' or 'audio' for those containers, else 'image' (decode judges the rest)."""
     from mmcurate.pipeline.net.sniff import kind_of, sniff_mime
 
     mime = sniff_mime(data)
-    return ("video" if kind_of(mime) == "video" else "image"), mime
+    kind = kind_of(mime)
+    return (kind if kind in ("video", "audio") else "image"), mime
 
 
 def media_item(data: bytes, kind: str | None = None, mime: str | None = None,

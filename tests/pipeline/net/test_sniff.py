@@ -47,5 +47,5 @@ def test_containers_and_text(data: bytes, mime: str) -> None:
 
 def test_kinds() -> None:
     assert [kind_of(m) for m in ("video/webm", "image/svg+xml", "text/html", "audio/mp4", OCTET_STREAM, None)] == [
-        "video", "text", "text", None, None, None,
+        "video", "text", "text", "audio", None, None,
     ]
