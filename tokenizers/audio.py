@@ -31,7 +31,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["SCHEMES", "AudioScheme", "AudioTokens", "audio_tokens", "mel_frames", "omni_av_interleave"]
+import numpy as np
+
+__all__ = ["SCHEMES", "AudioScheme", "AudioTokens", "audio_tokens", "mel_frames", "omni_av_interleave",
+           "omni_av_positions"]
 
 HOP = 160
 RATE = 16000
@@ -114,3 +117,43 @@ def omni_av_interleave(grid_thw: tuple[int, int, int], second_per_grid: float, n
         if j < len(a):
             runs.append(("audio", a[j][1] - a[j][0]))
     return runs
+
+
+def omni_av_positions(grid_thw: tuple[int, int, int], second_per_grid: float, audio_mel_frames: int,
+                      text_before: int = 0, text_after: int = 0, merge_size: int = 2,
+                      seconds_per_chunk: float = 2.0, position_id_per_seconds: float = 25) -> np.ndarray:
+    """TMRoPE position ids ``(3, L)`` of ``text_before`` text tokens, one video with its audio
+    (``<|vision_bos|><|audio_bos|>`` + interleaved runs + ``<|audio_eos|><|vision_eos|>``) and
+    ``text_after`` text tokens, as Qwen2.5-Omni's ``get_rope_index(use_audio_in_video=True)`` gives them.
+
+    Both opening tokens share one position, video and audio then start one later (video token ``k`` of
+    temporal grid ``t`` at ``int(t * second_per_grid * 25)``, height/width at their merged grid indices;
+    audio token ``i`` at ``i`` on all three axes), the closing pair shares the next free position, and text
+    continues from there (see the comment in the body on "next free"). ``audio_mel_frames`` is the
+    feature length (the model applies the conv formula).
+    """
+    t, h, w = grid_thw
+    gh, gw = h // merge_size, w // merge_size
+    n_audio = _conv_tokens(audio_mel_frames)
+    parts: list[np.ndarray] = [np.tile(np.arange(text_before), (3, 1))]
+    start = text_before
+    parts.append(np.full((3, 2), start))
+    start += 1
+    t_pos = (np.arange(t) * np.float32(second_per_grid) * position_id_per_seconds).astype(np.int64)
+    video = np.stack([np.repeat(t_pos, gh * gw), np.tile(np.repeat(np.arange(gh), gw), t),
+                      np.tile(np.arange(gw), t * gh)]) + start
+    audio = np.tile(np.arange(n_audio), (3, 1)) + start
+    per_chunk = int(position_id_per_seconds * seconds_per_chunk)
+    v = _chunks(list(video[0] - start), per_chunk)
+    a = _chunks(list(audio[0] - start), per_chunk)
+    for j in range(max(len(v), len(a))):
+        if j < len(v):
+            parts.append(video[:, v[j][0] : v[j][1]])
+        if j < len(a):
+            parts.append(audio[:, a[j][0] : a[j][1]])
+    # transformers takes the next free position from the *last run written*, not the largest so far: when
+    # the soundtrack ends before the video, the closing pair sits after the audio, below the video's tail.
+    end = int(next(p for p in reversed(parts) if p.size).max()) + 1
+    parts.append(np.full((3, 2), end))
+    parts.append(np.tile(np.arange(text_after), (3, 1)) + end + 1)
+    return np.concatenate(parts, axis=1)
