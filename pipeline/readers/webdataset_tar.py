@@ -32,6 +32,7 @@ from mmcurate.schemas.table import to_table
 __all__ = ["WebDatasetReader"]
 
 VIDEO_SUFFIXES = ("mp4", "webm", "mkv", "mov", "avi")
+AUDIO_SUFFIXES = ("wav", "flac", "mp3", "ogg", "opus", "m4a", "aac")  # the kind itself is sniffed from the bytes
 
 
 @dataclass(kw_only=True)
@@ -69,7 +70,8 @@ class WebDatasetReader(Reader):
                 return rejected_row(unit, 0, 0, reason=self.reason("bad_sidecar"), error=str(exc), **common)
         images = [s.members[k] for k in sorted(s.members) if k.rsplit(".", 1)[-1] in IMAGE_SUFFIXES]
         videos = [s.members[k] for k in sorted(s.members) if k.rsplit(".", 1)[-1] in VIDEO_SUFFIXES]
-        return sample_row(unit, 0, 0, source=tar, locator=locator, media=images or videos, caption=caption,
+        audios = [s.members[k] for k in sorted(s.members) if k.rsplit(".", 1)[-1] in AUDIO_SUFFIXES]
+        return sample_row(unit, 0, 0, source=tar, locator=locator, media=images or videos or audios, caption=caption,
                           meta_json=meta, flags=flags)
 
     def read_unit(self, unit: WorkUnit) -> pa.Table:
