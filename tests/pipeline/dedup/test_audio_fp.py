@@ -68,3 +68,12 @@ def test_a_planted_reencode_is_found_across_blocks_on_ray(signatures: dict[str, 
     ray_out = {(r["sample_id"], r["duplicate_of"]) for r in ray_audio_duplicates(ds, num_partitions=2).to_pylist()}
     local = {(r["sample_id"], r["duplicate_of"]) for r in audio_duplicates(table).to_pylist()}
     assert ray_out == local and ("b_mp3_64k", "a_original") in ray_out
+
+
+def test_the_stage_writes_the_fingerprint_of_decoded_rows_only() -> None:
+    from mmcurate.pipeline.dedup.audio_fp import AudioFingerprint
+
+    x = decode_audio(g.encode(g.noise(1.0), 16000, "wav")).samples()
+    table = pa.table({"audio_probe": [{"sample_rate": 16000}, None], "audio_pcm": [x.tobytes(), None]})
+    out = AudioFingerprint().process_batch(table).column(AUDIO_FP).to_pylist()
+    assert out[0] == audio_fingerprint(x).tolist() and len(out[0]) == (16000 - 2048) // 256 and out[1] is None
