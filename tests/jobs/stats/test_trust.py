@@ -157,3 +157,28 @@ def test_export_hf_loads_images_in_datasets(scored_output: Path, tmp_path: Path)
     _export(scored_output, tmp_path / "arrow", "arrow")
     (arrow,) = (tmp_path / "arrow" / "arrow").glob("*.arrow")
     assert datasets.Dataset.from_file(str(arrow)).num_rows == 8
+
+
+def test_stage_runs_on_own_shards(scored_output: Path) -> None:
+    """README: a stage on ``out/parquet`` (its bookkeeping columns are left out of training shards)."""
+    from mmcurate.filters import AspectRatioFilter
+    from mmcurate.pipeline.runner import run_stage
+
+    shards = pq.read_table(next((scored_output / "parquet").glob("*.parquet")))
+    assert "status" not in shards.column_names
+    scored = run_stage(AspectRatioFilter(max_aspect=1.5), shards)  # the 600x300 image is cut
+    assert scored.num_rows == shards.num_rows and scored.column("aspect_ratio_v1_max").null_count == 0
+    assert scored.column("drop_reason").to_pylist().count("aspect_ratio_v1:too_elongated") == 1
+
+
+@pytest.mark.slow  # starts Ray (~20 s) and a worker
+def test_stage_runs_on_own_shards_with_ray(scored_output: Path, ray_session: str) -> None:
+    import ray.data
+
+    from mmcurate.filters import WordCountFilter
+    from mmcurate.pipeline.ray_adapter import apply_stage
+
+    ds_out = apply_stage(ray.data.read_parquet(str(scored_output / "parquet")), WordCountFilter(min_words=10))
+    rows = ds_out.take_all()
+    assert len(rows) == 8 and {r["drop_reason"] for r in rows} == {"word_count_v1:too_few_words"}
+    assert all(r["word_count_v1_words"] is not None for r in rows)
