@@ -19,7 +19,6 @@ import pytest
 from PIL import Image
 
 from mmcurate.jobs.cli import main
-from mmcurate.jobs.stats.thresholds import job_thresholds, step_thresholds
 
 SIDES = [40, 70, 90, 110, 130, 150, 170, 190, 210, 230, 250, 600]
 STEPS = [{"use": "image_decode", "min_side": 16, "max_pixels": 50_000_000},
@@ -95,6 +94,8 @@ def test_report_stacks_rejects_with_job_thresholds(scored_output: Path, capsys: 
 
 
 def test_step_thresholds_from_a_job_list() -> None:
+    from mmcurate.jobs.stats.thresholds import job_thresholds, step_thresholds
+
     steps = [{"use": "image_decode", "min_side": 16}, {"use": "ocr", "max_text_area": 0.2, "max_side": 1280},
              {"use": "clip_score", "min_score": 0.28, "reduce": "max"}, {"use": "aspect_ratio", "max_aspect": 3},
              {"use": "caption_length", "min_chars": 6, "max_chars": None, "min_bogus": True}]
