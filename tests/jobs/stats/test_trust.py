@@ -91,6 +91,8 @@ def test_report_stacks_rejects_with_job_thresholds(scored_output: Path, capsys: 
     assert 'class="threshold" data-value="100.0"' in plot and "kept 8 of 12" in plot
     words = html[html.index('data-plot="word_count_v1_words"'):]
     assert 'data-value="3.0"' in words[: words.index("</svg>")]
+    cards = html[html.index('id="reason-image_size_v1:too_small"'):html.index('id="reason-word_count_v1:too_few_words"')]
+    assert "image_size_v1_min_side=40" in cards and "image_size_v1_min_side=90" in cards  # each card its score
 
 
 def test_step_thresholds_from_a_job_list() -> None:
