@@ -20,7 +20,7 @@ from PIL import Image
 
 from mmcurate.jobs.cli import main
 
-SIDES = [40, 70, 90, 110, 130, 150, 170, 190, 210, 230, 250, 600]
+SIDES = [40, 70, 90, 110, 130, 150, 170, 190, 210, 230, 250, 600, 12]  # 12 px: under image_decode's 16
 STEPS = [{"use": "image_decode", "min_side": 16, "max_pixels": 50_000_000},
          {"use": "image_size", "min_side": 100},
          {"use": "word_count", "min_words": 3, "max_words": None}]
@@ -59,7 +59,7 @@ def test_rejects_keep_their_scores_typed_like_shards(scored_output: Path) -> Non
     by_reason = {}
     for row in rejects.to_pylist():
         by_reason.setdefault(row["reason"], []).append(row)
-    assert sorted(len(v) for v in by_reason.values()) == [1, 3]
+    assert sorted(len(v) for v in by_reason.values()) == [1, 1, 3]
     # The step that rejected it: its score; steps before it: theirs; steps after: null.
     for row in by_reason["image_size_v1:too_small"]:
         assert row["image_size_v1_min_side"] < 100 and row["word_count_v1_words"] is None
@@ -77,6 +77,10 @@ def test_inspect_rejects_where_width(scored_output: Path, capsys: pytest.Capture
     assert out.count("reason:  image_size_v1:too_small") == 2  # 70 and 90 px; 40 px is below the --where
     assert '"image_size_v1_min_side": 70' in out and "70x70" in out
     assert main(["inspect", str(scored_output), "--no-progress", "--reason", "image_decode_v1", "--where", "width > 512"]) == 0
+    assert "no matching samples" in capsys.readouterr().out
+    assert main(["inspect", str(scored_output), "--no-progress", "--reason", "image_decode_v1", "--where", "width < 16"]) == 0
+    out = capsys.readouterr().out  # the decoder measured it before rejecting it: its size is on the reject
+    assert "reason:  image_decode_v1:too_small" in out and "12x12" in out
 
 
 def test_report_stacks_rejects_with_job_thresholds(scored_output: Path, capsys: pytest.CaptureFixture[str]) -> None:
