@@ -1,7 +1,8 @@
 """Sample cards for the report: a few accepted rows and, per reject reason, a few rejected rows.
 
 Accepted rows carry their media bytes, so their thumbnails come from the shard (a video's from the
-first frame of its first clip in ``clips/``). Rejects carry no media; where ``source``/``locator``
+first frame of its first clip in ``clips/``). Rejects carry their media items without the bytes (and
+the scores that decided them, shown on the card); where ``source``/``locator``
 still names a readable file on this machine a thumbnail is made from it, otherwise the card shows the
 caption, locator and error only. Input files are untrusted (the rejects are *why* they were
 rejected: bombs, truncations), so a preview opens the header first and refuses anything large.
