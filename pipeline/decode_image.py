@@ -64,7 +64,9 @@ class ImageDecode(RowStage):
             try:
                 out.append(self.decode_item(item))
             except Reject as rej:
-                raise Reject(rej.reason, f"media[{index}]: {rej.detail}") from None
+                # A size reject knows the item's width and height: keep them on the rejected row.
+                measured = {S.MEDIA: [*out, {**item, **rej.values}, *media[index + 1:]]} if rej.values else None
+                raise Reject(rej.reason, f"media[{index}]: {rej.detail}", values=measured) from None
         return {S.MEDIA: out}
 
     def _open(self, data: bytes) -> Image.Image:
@@ -89,12 +91,13 @@ class ImageDecode(RowStage):
             raise Reject(code, f"{type(exc).__name__}: {exc}") from None
 
     def _check_size(self, width: int, height: int) -> None:
+        size = {"width": width, "height": height}  # header size (before any EXIF transpose)
         if width * height > self.max_pixels:
-            raise Reject("too_many_pixels", f"{width}x{height} > {self.max_pixels} px")
+            raise Reject("too_many_pixels", f"{width}x{height} > {self.max_pixels} px", values=size)
         if max(width, height) / max(min(width, height), 1) > self.max_aspect:
-            raise Reject("aspect_ratio", f"{width}x{height} beyond {self.max_aspect}:1")
+            raise Reject("aspect_ratio", f"{width}x{height} beyond {self.max_aspect}:1", values=size)
         if min(width, height) < self.min_side:
-            raise Reject("too_small", f"{width}x{height}, min side {self.min_side}")
+            raise Reject("too_small", f"{width}x{height}, min side {self.min_side}", values=size)
 
     def _load_first_frame(self, im: Image.Image) -> tuple[Image.Image, int]:
         n_frames = int(getattr(im, "n_frames", 1)) if getattr(im, "is_animated", False) else 1

@@ -7,13 +7,20 @@ to every video. :mod:`mmcurate.pipeline.stage` re-exports it, so both import pat
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = ["Reject"]
 
 
 class Reject(Exception):
-    """An expected, recorded failure of one row: ``reason`` is a short snake_case code."""
+    """An expected, recorded failure of one row: ``reason`` is a short snake_case code.
 
-    def __init__(self, reason: str, detail: str = "") -> None:
+    ``values`` are column updates recorded with the reject: the measurements that decided it (an image's
+    width and height when it is too small), so ``rejects/`` keeps the numbers and not only the reason.
+    """
+
+    def __init__(self, reason: str, detail: str = "", values: dict[str, Any] | None = None) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
+        self.values = dict(values or {})

@@ -24,7 +24,7 @@ from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import conform, to_table
 
-__all__ = ["StageFailed", "output_schema", "run_stage", "run_stages", "apply_to_rows"]
+__all__ = ["StageFailed", "output_schema", "with_bookkeeping", "run_stage", "run_stages", "apply_to_rows"]
 
 log = logging.getLogger(__name__)
 _POS = "__mmcurate_pos"
@@ -69,9 +69,24 @@ def _check_rows(stage: Stage, out: pa.Table, expected: int) -> None:
         raise RuntimeError(f"{stage.name} left {out.column(S.STATUS).null_count} rows with a null status")
 
 
+def with_bookkeeping(table: pa.Table) -> pa.Table:
+    """``table`` with the status columns it lacks: every row ``ok``, no stage, reason or error.
+
+    Training shards leave the pipeline's bookkeeping out (``formats.training_columns``), so a stage run
+    on mmcurate's own output (``ray.data.read_parquet("out/parquet")``) would find no ``status``.
+    """
+    for name in (S.STATUS, S.STAGE, S.DROP_REASON, S.ERROR):
+        if name not in table.column_names:
+            field = S.SAMPLE_SCHEMA.field(name)
+            value = S.STATUS_OK if name == S.STATUS else None
+            table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
+    return table
+
+
 def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
     """Apply ``stage`` to the ok rows of ``table``; rejected rows pass through unchanged."""
     stage.ensure_setup()
+    table = with_bookkeeping(table)
     schema = output_schema(stage, table.schema)
     table = table.append_column(_POS, pa.array(range(table.num_rows), pa.int64()))
     mask = ok_mask(table)

@@ -115,7 +115,7 @@ class RowStage(Stage):
             try:
                 updates.append(self.process_row(row))
             except Reject as rej:
-                updates.append({S.STATUS: S.STATUS_REJECTED, S.STAGE: self.name,
+                updates.append({**rej.values, S.STATUS: S.STATUS_REJECTED, S.STAGE: self.name,
                                 S.DROP_REASON: self.reason(rej.reason), S.ERROR: rej.detail or None})
         return _apply_updates(batch, updates, self.writes)
 

@@ -17,6 +17,8 @@ __all__ = [
     "STATS_SCHEMA",
 ]
 
+# The base columns of every reject. The files in ``rejects/`` (``reject/v3``) add the row's media (no bytes),
+# flags and every stage column up to the stage that dropped it: ``mmcurate.pipeline.sinks.reject_rows``.
 REJECT_SCHEMA_VERSION = "reject/v2"
 REJECT_SCHEMA = pa.schema(
     [

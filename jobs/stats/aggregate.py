@@ -30,6 +30,8 @@ from mmcurate.jobs.stats.metrics import (
     shard_metrics,
     token_columns,
 )
+from mmcurate.jobs.stats.quantiles import Quantiles
+from mmcurate.jobs.stats.thresholds import job_thresholds
 from mmcurate.jobs.stats.tokens import Tokens, TokenTally, budget_targets
 from mmcurate.schemas import sample as S
 
@@ -38,12 +40,23 @@ __all__ = ["Distribution", "Funnel", "Summary", "aggregate"]
 
 @dataclass
 class Distribution:
-    """One metric's summary and histogram, with the thresholds configured for it."""
+    """One metric over the accepted rows (``range``, ``hist``, exact ``quantiles``) and, where the rejects
+    carry it, over the rejected rows on the same bin edges, with the job's thresholds for it."""
 
     metric: Metric
     range: Range
     hist: Histogram
     thresholds: list[float] = field(default_factory=list)
+    quantiles: dict[float, float | None] = field(default_factory=dict)
+    rejected: Range | None = None
+    rejected_hist: Histogram | None = None
+
+    @property
+    def kept_share(self) -> float | None:
+        """Accepted share of the rows that have a value (None without rejected rows to compare)."""
+        if self.rejected is None or self.range.count + self.rejected.count == 0:
+            return None
+        return self.range.count / (self.range.count + self.rejected.count)
 
 
 @dataclass
@@ -135,24 +148,26 @@ def aggregate(
     progress: bool = True,
 ) -> Summary:
     """Scan ``folder`` and return every number the report shows."""
+    recount_reasons = _recount_rejects(folder, progress)
+    shard_files = folder.shard_files()
+    reject_files = folder.reject_files()
+    recount_accepted = folder.count_rows(shard_files)
+    schema = folder.schema_of(shard_files) or folder.schema_of(reject_files)
+    scores = score_columns(schema)
     thresholds = {
         **{
             k: [float(v) for v in (vs if isinstance(vs, list) else [vs])]
             for k, vs in folder.job.get("thresholds", {}).items()
         },
+        **job_thresholds(folder.job.get("steps") or [], scores),  # what the job's steps cut at
         **(thresholds or {}),
     }
-    recount_reasons = _recount_rejects(folder, progress)
-    shard_files = folder.shard_files()
-    recount_accepted = folder.count_rows(shard_files)
     funnel = _manifest_funnel(folder) or Funnel(
         rows_in=recount_accepted + sum(recount_reasons.values()),
         accepted=recount_accepted,
         reasons=recount_reasons,
         origin="recount",
     )
-    schema = folder.schema_of(shard_files)
-    scores = score_columns(schema)
     token_cols = token_columns(schema)
     plans = [
         ("shards", shard_files, shard_metrics(schema, scores, token_cols)),
@@ -160,25 +175,38 @@ def aggregate(
     ]
 
     tally = TokenTally(token_cols) if token_cols else None
+    reject_schema = folder.schema_of(reject_files)
 
     distributions: list[Distribution] = []
     sizes: Histogram2D | None = None
     for name, files, metrics in plans:
-        if not files or not metrics:
+        if not metrics:
             continue
-        # Pass 1: ranges (and token sums, which need no second look).
+        # Pass 1: ranges (and token sums, which need no second look) and the values for exact quantiles.
         columns = [c for m in metrics for c in m.columns]
         ranges = [Range() for _ in metrics]
+        quantiles = [Quantiles() for _ in metrics]
         extra = tally.reads if name == "shards" and tally is not None else []
         for data in _batches(folder, files, columns + extra, f"{name} 1/2", progress):
-            for metric, rng in zip(metrics, ranges, strict=True):
+            for metric, rng, qs in zip(metrics, ranges, quantiles, strict=True):
                 if metric.available(data):
-                    rng.add(metric.values(data))
+                    values = metric.values(data)
+                    rng.add(values)
+                    qs.add(values)
             if name == "shards" and tally is not None:
                 tally.add(data)
-        # Pass 2: histograms on the edges pass 1 found.
+        # The rejected rows of the same metrics (reject/v3 rows keep their scores and media sizes).
+        stacked = _stacked(metrics, reject_schema) if name == "shards" else []
+        rejected = {m.key: Range() for m in stacked}
+        for data in _batches(folder, reject_files, [c for m in stacked for c in m.columns], "rejects 1/2",
+                             progress) if stacked else ():
+            for metric in stacked:
+                if metric.available(data):
+                    rejected[metric.key].add(metric.values(data))
+        # Pass 2: histograms on edges that hold accepted and rejected values and every threshold.
         hists = [
-            Histogram.for_range(r, include=thresholds.get(m.key, ()))
+            Histogram.for_range(r.merged(rejected[m.key]) if m.key in rejected else r,
+                                include=thresholds.get(m.key, ()))
             for m, r in zip(metrics, ranges, strict=True)
         ]
         dims = {m.key: r for m, r in zip(metrics, ranges, strict=True)}
@@ -194,10 +222,18 @@ def aggregate(
                     hist.add(metric.values(data))
             if grid is not None:
                 grid.add(*image_dims(data))
+        rejected_hists = {m.key: Histogram(lo=h.lo, hi=h.hi, bins=h.bins, discrete=h.discrete)
+                          for m, h in zip(metrics, hists, strict=True) if m.key in rejected}
+        for data in _batches(folder, reject_files, [c for m in stacked for c in m.columns], "rejects 2/2",
+                             progress) if stacked else ():
+            for metric in stacked:
+                if metric.available(data):
+                    rejected_hists[metric.key].add(metric.values(data))
         sizes = grid or sizes
         distributions += [
-            Distribution(m, r, h, thresholds.get(m.key, []))
-            for m, r, h in zip(metrics, ranges, hists, strict=True)
+            Distribution(m, r, h, thresholds.get(m.key, []), q.result(), rejected.get(m.key),
+                         rejected_hists.get(m.key))
+            for m, r, h, q in zip(metrics, ranges, hists, quantiles, strict=True)
         ]
 
     distributions += _dedup_distribution(folder, thresholds)
@@ -212,6 +248,14 @@ def aggregate(
         tokens=tokens,
         score_columns=scores,
     )
+
+
+def _stacked(metrics: list[Metric], reject_schema: pa.Schema | None) -> list[Metric]:
+    """The metrics the rejects can feed. Not captions: rejects keep only their first 1,000 characters."""
+    if reject_schema is None:
+        return []
+    names = set(reject_schema.names)
+    return [m for m in metrics if m.group != "captions" and all(c.split(".")[0] in names for c in m.columns)]
 
 
 def _dedup_distribution(folder: OutputFolder, thresholds: dict[str, list[float]]) -> list[Distribution]:
@@ -231,4 +275,6 @@ def _dedup_distribution(folder: OutputFolder, thresholds: dict[str, list[float]]
     rng.add(sizes)
     hist = Histogram.for_range(rng, include=thresholds.get(CLUSTER_SIZE.key, ()))
     hist.add(sizes)
-    return [Distribution(CLUSTER_SIZE, rng, hist, thresholds.get(CLUSTER_SIZE.key, []))]
+    exact = Quantiles()
+    exact.add(sizes)
+    return [Distribution(CLUSTER_SIZE, rng, hist, thresholds.get(CLUSTER_SIZE.key, []), exact.result())]

@@ -62,9 +62,11 @@ def add_subcommands(subparsers: argparse._SubParsersAction) -> None:  # type: ig
     inspect.add_argument("--where", help='filter, e.g. "width > 512 and caption_len < 20"')
     inspect.add_argument("--no-progress", action="store_true")
 
-    export = subparsers.add_parser("export", help="re-shard accepted samples as WebDataset or Parquet")
+    export = subparsers.add_parser(
+        "export", help="accepted samples as WebDataset, Parquet, Arrow, HF Parquet (hf) or LLaVA JSON + media (llava)")
     export.add_argument("dir", help="job output folder")
-    export.add_argument("--format", required=True, choices=["webdataset", "parquet"])
+    export.add_argument("--format", required=True, choices=["webdataset", "parquet", "arrow", "hf", "llava"],
+                        help="hf: Parquet with a datasets.Image column; llava: llava.json with images/ beside it")
     export.add_argument("--out", required=True, help="export folder")
     export.add_argument("--shard-size", type=int, default=1000, help="rows per shard")
     export.add_argument("--where", help='filter, e.g. "width >= 256"')
@@ -128,8 +130,10 @@ def _export(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     seconds = time.monotonic() - started
+    what = f"{result.out / 'llava.json'} (media beside it)" if args.format == "llava" else (
+        f"{result.shards} {args.format} shards in {result.out}")
     print(
-        f"exported {result.rows:,} rows in {result.shards} {args.format} shards to {result.out} "
+        f"exported {result.rows:,} rows to {what} "
         f"({seconds:.1f} s, {result.rows / max(seconds, 1e-9):,.0f} rows/s)"
     )
     return 0

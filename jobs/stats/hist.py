@@ -5,7 +5,8 @@ exactly what must not happen on a hundred million rows. So each distribution is 
 of only its columns: :class:`Range` folds ``min_max``/``sum``/``count`` per batch, then
 :class:`Histogram` bins each batch with ``floor((x - lo) / width)`` and ``value_counts`` (Arrow
 compute) and adds the per-bin counts. Memory is one batch plus ``bins`` integers. Integer columns with
-a small range get one bin per value so counts such as "cluster size 2" are exact.
+a small range get one bin per value so counts such as "cluster size 2" are exact. Quantiles are never
+read off these bins (see :mod:`.quantiles`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,12 @@ class Range:
     def mean(self) -> float | None:
         return self.total / self.count if self.count else None
 
+    def merged(self, other: Range) -> Range:
+        """The range of both streams (e.g. accepted and rejected rows, so one set of bin edges fits both)."""
+        return Range(count=self.count + other.count, nulls=self.nulls + other.nulls, lo=min(self.lo, other.lo),
+                     hi=max(self.hi, other.hi), total=self.total + other.total,
+                     integer=self.integer and other.integer)
+
 
 @dataclass
 class Histogram:
@@ -65,7 +72,7 @@ class Histogram:
     hi: float
     bins: int
     counts: list[int] = field(default_factory=list)
-    discrete: bool = False  # one bin per integer value: quantiles are that value, not interpolated
+    discrete: bool = False  # one bin per integer value
 
     @classmethod
     def for_range(cls, rng: Range, bins: int = DEFAULT_BINS, include: Sequence[float] = ()) -> Histogram:
@@ -105,22 +112,6 @@ class Histogram:
         # One Python step per occupied bin (at most ``bins``), never per row.
         for b, n in zip(tally.field("values").to_pylist(), tally.field("counts").to_pylist(), strict=False):
             self.counts[b] += n
-
-    def quantile(self, q: float) -> float | None:
-        """Approximate quantile, interpolated inside the bin that holds it."""
-        total = sum(self.counts)
-        if total == 0:
-            return None
-        target = q * total
-        seen = 0
-        for i, n in enumerate(self.counts):
-            if n and seen + n >= target:
-                if self.discrete:
-                    return self.lo + i + 0.5
-                return self.lo + (i + (target - seen) / n) * self.width
-            seen += n
-        return self.hi
-
 
 @dataclass
 class Histogram2D:

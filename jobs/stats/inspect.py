@@ -77,21 +77,12 @@ def inspect_rows(
     if schema is None:
         return []
     compiled = parse_where(where, known_columns(schema)) if where else None
-    if rejects:
-        columns = [S.SAMPLE_ID, S.SOURCE, S.LOCATOR, S.CAPTION, "reason", S.ERROR, "duplicate_of"]
-    else:
-        extra = [c for c in (S.FLAGS,) if c in schema.names]
-        columns = [
-            S.SAMPLE_ID,
-            S.CAPTION,
-            MEDIA_LEAF("kind"),
-            MEDIA_LEAF("mime"),
-            MEDIA_LEAF("width"),
-            MEDIA_LEAF("height"),
-            *extra,
-            *score_columns(schema),
-            *token_columns(schema),
-        ]
+    # Rejects (reject/v3) carry media sizes and the scores of the steps up to the one that dropped them.
+    head = [S.SAMPLE_ID, S.SOURCE, S.LOCATOR, S.CAPTION, "reason", S.ERROR, "duplicate_of"] if rejects else [
+        S.SAMPLE_ID, S.CAPTION]
+    media = [MEDIA_LEAF(n) for n in ("kind", "mime", "width", "height")] if S.MEDIA in schema.names else []
+    extra = [c for c in (S.FLAGS,) if c in schema.names]
+    columns = [*head, *media, *extra, *score_columns(schema), *token_columns(schema)]
     out: list[dict[str, Any]] = []
     for path, table in filtered_rows(folder, rejects, columns, compiled, reason, progress):
         for row in table.slice(0, n - len(out)).to_pylist():

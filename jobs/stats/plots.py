@@ -19,6 +19,7 @@ __all__ = ["bar_chart", "histogram_chart", "heatmap_chart", "fmt"]
 _W = 560  # chart width in px; two fit side by side at 1280 px
 _BAR = "#4e79a7"
 _TARGET = "#e15759"
+_REJECTED = "#f28e2b"
 _FONT = 'font-family="sans-serif" font-size="11"'
 
 
@@ -80,25 +81,37 @@ def bar_chart(
     return "\n".join(out)
 
 
-def histogram_chart(key: str, title: str, hist: Histogram, thresholds: Sequence[float] = ()) -> str:
-    """Histogram bars with x-axis labels at both ends and the middle; thresholds as red lines."""
+def histogram_chart(key: str, title: str, hist: Histogram, thresholds: Sequence[float] = (),
+                    rejected: Histogram | None = None) -> str:
+    """Histogram bars with x-axis labels at both ends and the middle; thresholds as red lines.
+
+    With ``rejected`` (same edges), each bin stacks the rejected rows (orange) on the accepted (blue), the
+    kept share is printed in the title line, and every threshold says how many rows lie on each side.
+    """
     height, left, right, top, bottom = 190, 44, 12, 24, 30
     plot_w, plot_h = _W - left - right, height - top - bottom
-    peak = max(hist.counts, default=0) or 1
+    dropped = rejected.counts if rejected is not None else [0] * hist.bins
+    totals = [a + r for a, r in zip(hist.counts, dropped)]
+    peak = max(totals, default=0) or 1
     bar_w = plot_w / hist.bins
-    out = _open(key, title, height)
+    kept, scored = sum(hist.counts), sum(totals)
+    label = title if rejected is None else f"{title} — kept {kept:,} of {scored:,} ({100 * kept / max(scored, 1):.1f} %)"
+    out = _open(key, label, height)
     out.append(f'<text x="{left - 4}" y="{top + 8}" text-anchor="end" {_FONT}>{fmt(peak)}</text>')
     out.append(f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" {_FONT}>0</text>')
-    for i, n in enumerate(hist.counts):
-        if n:
-            h = max(plot_h * n / peak, 1.0)
-            lo = hist.lo + i * hist.width
-            out.append(
-                f'<rect class="bar" x="{left + i * bar_w:.1f}" y="{top + plot_h - h:.1f}" '
-                f'width="{max(bar_w - 1, 0.5):.1f}" height="{h:.1f}" fill="{_BAR}">'
-                f"<title>[{fmt(lo)}, {fmt(lo + hist.width)}): {n:,}</title></rect>"
-            )
-    if not any(hist.counts):
+    for i, (n, r) in enumerate(zip(hist.counts, dropped)):
+        lo = hist.lo + i * hist.width
+        base = top + plot_h
+        for cls, count, color, what in (("bar", n, _BAR, "accepted"), ("bar rejected", r, _REJECTED, "rejected")):
+            if count:
+                h = max(plot_h * count / peak, 1.0)
+                base -= h
+                out.append(
+                    f'<rect class="{cls}" x="{left + i * bar_w:.1f}" y="{base:.1f}" '
+                    f'width="{max(bar_w - 1, 0.5):.1f}" height="{h:.1f}" fill="{color}">'
+                    f"<title>[{fmt(lo)}, {fmt(lo + hist.width)}): {count:,} {what}</title></rect>"
+                )
+    if not any(totals):
         middle = f'x="{left + plot_w / 2}" y="{top + plot_h / 2}" text-anchor="middle"'
         out.append(f"<text {middle} {_FONT}>no values</text>")
     out.append(
@@ -109,17 +122,20 @@ def histogram_chart(key: str, title: str, hist: Histogram, thresholds: Sequence[
             f'<text x="{left + frac * plot_w:.1f}" y="{height - 12}" text-anchor="{anchor}" {_FONT}>'
             f"{fmt(hist.lo + frac * (hist.hi - hist.lo))}</text>"
         )
-    for t in thresholds:
+    for k, t in enumerate(thresholds):
         frac = (t - hist.lo) / (hist.hi - hist.lo)
         x = left + min(max(frac, 0.0), 1.0) * plot_w
         out.append(
-            f'<line class="threshold" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" '
+            f'<line class="threshold" data-value="{t!r}" x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{top + plot_h}" '
             f'stroke="{_TARGET}" stroke-width="2" stroke-dasharray="4 2"/>'
         )
         out.append(
-            f'<text x="{x + 3:.1f}" y="{top + 10}" fill="{_TARGET}" {_FONT}>threshold {fmt(t)}'
+            f'<text x="{x + 3:.1f}" y="{top + 10 + 12 * k}" fill="{_TARGET}" {_FONT}>threshold {fmt(t)}'
             f"{' (off scale)' if not 0 <= frac <= 1 else ''}</text>"
         )
+    if rejected is not None:
+        out.append(f'<text x="{_W - right}" y="14" text-anchor="end" {_FONT}>'
+                   f'<tspan fill="{_BAR}">■ accepted</tspan> <tspan fill="{_REJECTED}">■ rejected</tspan></text>')
     out.append("</svg>")
     return "\n".join(out)
 

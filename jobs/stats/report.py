@@ -45,20 +45,25 @@ td:first-child,th:first-child,td:last-child,th:last-child{text-align:left}
 
 
 def _stats_line(d: Distribution) -> str:
-    r, h = d.range, d.hist
+    """Count, range and exact p50/p95 of the accepted rows; the kept share where rejects carry the metric."""
+    r, q = d.range, d.quantiles
+    kept = d.kept_share
+    share = "" if kept is None else (
+        f" kept={100 * kept:.1f}% of {fmt(r.count + (d.rejected.count if d.rejected else 0))} with a value")
     return (
         f"n={fmt(r.count)} nulls={fmt(r.nulls)} min={fmt(r.lo if r.count else None)} "
-        f"p50≈{fmt(h.quantile(0.5))} p95≈{fmt(h.quantile(0.95))} max={fmt(r.hi if r.count else None)} "
-        f"mean={fmt(r.mean)}"
+        f"p50={fmt(q.get(0.5))} p95={fmt(q.get(0.95))} max={fmt(r.hi if r.count else None)} "
+        f"mean={fmt(r.mean)}{share}"
     )
 
 
 def _plots(summary: Summary, group: str) -> str:
     charts = []
     for d in summary.distributions:
-        if d.metric.group == group and (d.range.count or group == "scores"):  # an all-null score still shows
+        seen = d.range.count or (d.rejected is not None and d.rejected.count)
+        if d.metric.group == group and (seen or group == "scores"):  # an all-null score still shows
             charts.append(
-                f"<figure>{histogram_chart(d.metric.key, d.metric.title, d.hist, d.thresholds)}"
+                f"<figure>{histogram_chart(d.metric.key, d.metric.title, d.hist, d.thresholds, d.rejected_hist)}"
                 f"<figcaption>{escape(_stats_line(d))}</figcaption></figure>"
             )
     return f'<div class="plots">{"".join(charts)}</div>' if charts else ""
@@ -206,7 +211,7 @@ def format_summary(summary: Summary) -> str:
         lines.append("WARNING: manifest counts differ from a recount of the shards")
     lines.append("")
     for d in summary.distributions:
-        if d.range.count:
+        if d.range.count or (d.rejected is not None and d.rejected.count):
             lines.append(f"{d.metric.key:<34} {_stats_line(d)}")
     if summary.tokens is not None:
         t = summary.tokens

@@ -1,7 +1,8 @@
 """Sample cards for the report: a few accepted rows and, per reject reason, a few rejected rows.
 
 Accepted rows carry their media bytes, so their thumbnails come from the shard (a video's from the
-first frame of its first clip in ``clips/``). Rejects carry no media; where ``source``/``locator``
+first frame of its first clip in ``clips/``). Rejects carry their media items without the bytes (and
+the scores that decided them, shown on the card); where ``source``/``locator``
 still names a readable file on this machine a thumbnail is made from it, otherwise the card shows the
 caption, locator and error only. Input files are untrusted (the rejects are *why* they were
 rejected: bombs, truncations), so a preview opens the header first and refuses anything large.
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 from mmcurate.jobs.stats.columns import MEDIA_LEAF
 from mmcurate.jobs.stats.layout import OutputFolder
+from mmcurate.jobs.stats.metrics import score_columns
 from mmcurate.schemas import sample as S
 
 __all__ = ["Card", "accepted_cards", "rejected_cards", "thumbnail"]
@@ -136,7 +138,9 @@ def rejected_cards(
     """Up to ``per_reason`` rejects for each reason, scanning only until every reason has its cards."""
     cards: dict[str, list[Card]] = {r: [] for r in reasons}
     open_reasons = set(reasons)
-    columns = [S.SAMPLE_ID, S.SOURCE, S.LOCATOR, S.CAPTION, "reason", S.ERROR]
+    # reject/v3 rows carry the scores that decided them: each card shows the ones that are set.
+    scores = score_columns(folder.schema_of(folder.reject_files()))
+    columns = [S.SAMPLE_ID, S.SOURCE, S.LOCATOR, S.CAPTION, "reason", S.ERROR, *scores]
     for batch in folder.scan(folder.reject_files(), columns):
         if not open_reasons:
             break
@@ -154,6 +158,7 @@ def rejected_cards(
                         reason=reason,
                         error=row[S.ERROR],
                         thumb=_file_preview(row[S.SOURCE], row[S.LOCATOR]) if previews else None,
+                        scores={c: row[c] for c in scores if row.get(c) is not None},
                     )
                 )
             if len(cards[reason]) >= per_reason:

@@ -23,10 +23,9 @@ import pyarrow.parquet as pq
 from mmcurate.pipeline.faults import fault_point
 from mmcurate.pipeline.sinks.atomic import FileInfo, atomic_write
 from mmcurate.pipeline.sinks.formats import EXTENSIONS, WRITERS
+from mmcurate.pipeline.sinks.reject_rows import REJECT_ROWS_VERSION, rejects_table
 from mmcurate.pipeline.sinks.shard_split import row_bytes, split_points
 from mmcurate.schemas import sample as S
-from mmcurate.schemas.records import REJECT_SCHEMA, REJECT_SCHEMA_VERSION
-from mmcurate.schemas.table import conform
 
 __all__ = ["UnitWriter", "COMMIT_SCHEMA", "IncompleteUnit"]
 
@@ -35,20 +34,6 @@ COMMIT_SCHEMA = pa.schema([pa.field("unit_id", pa.string()), pa.field("record", 
 
 class IncompleteUnit(RuntimeError):
     """A block held only part of a unit: the one-block-per-unit invariant was broken."""
-
-
-def _rejects_table(rejected: pa.Table) -> pa.Table:
-    captions = pc.utf8_slice_codeunits(rejected.column(S.CAPTION), 0, 1000)
-    cols = {
-        "sample_id": rejected.column(S.SAMPLE_ID), "source": rejected.column(S.SOURCE),
-        "locator": rejected.column(S.LOCATOR), "url": rejected.column(S.URL), "caption": captions,
-        "stage": rejected.column(S.STAGE), "reason": rejected.column(S.DROP_REASON),
-        "error": rejected.column(S.ERROR), "unit_id": rejected.column(S.UNIT_ID),
-        "duplicate_of": rejected.column("duplicate_of") if "duplicate_of" in rejected.column_names
-        else pa.nulls(rejected.num_rows, pa.string()),
-        "unit_index": rejected.column(S.UNIT_INDEX),
-    }
-    return conform(pa.table(cols), REJECT_SCHEMA)
 
 
 @dataclass(kw_only=True)
@@ -112,9 +97,9 @@ class UnitWriter:
                                     before_rename=lambda: fault_point("writer_before_rename", unit_id))
                 files.append(self._file_entry(info, "shard", fmt, length, schema_version))
         files += self._write_clips(root, unit_id, ok)
-        rejects = _rejects_table(rejected)
+        rejects = rejects_table(rejected)  # with the scores that decided each reject
         info = atomic_write(root / "rejects" / f"{unit_id}.parquet", lambda fh: pq.write_table(rejects, fh))
-        files.append(self._file_entry(info, "rejects", "parquet", rejected.num_rows, REJECT_SCHEMA_VERSION))
+        files.append(self._file_entry(info, "rejects", "parquet", rejected.num_rows, REJECT_ROWS_VERSION))
         fault_point("writer_after_rename", unit_id)
         reasons = Counter(rejected.column(S.DROP_REASON).to_pylist())
         return {
