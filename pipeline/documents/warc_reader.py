@@ -59,19 +59,17 @@ class WarcReader(Reader):
         limits = ExtractLimits(max_images=self.max_images, max_chars=self.max_page_bytes)
         rows: list[dict[str, Any]] = []
         images: dict[str, bytes] = {}
-        offset = 0
+        number = -1  # record number in the file: the locator (warcio's byte offset would read ahead)
         with open(file, "rb") as fh:
-            records = ArchiveIterator(fh)
             try:
-                for record in records:
-                    offset = records.get_record_offset()
-                    row = self._record(unit, len(rows), record, f"{Path(file).name}@{offset}", limits, images)
+                for number, record in enumerate(ArchiveIterator(fh)):
+                    row = self._record(unit, len(rows), record, f"{Path(file).name}#{number}", limits, images)
                     if row is not None:
                         rows.append(row)
             except (zlib.error, EOFError, OSError, ValueError, Exception) as exc:  # noqa: BLE001 - warcio raises bare Exception subclasses
-                rows.append(rejected_row(unit, len(rows), 0, source=file, locator=f"{Path(file).name}@{offset}+",
+                rows.append(rejected_row(unit, len(rows), 0, source=file, locator=f"{Path(file).name}#{number + 1}",
                                          stage=self.name, reason=self.reason("warc_truncated"),
-                                         error=f"stopped after offset {offset}: {type(exc).__name__}: {exc}"))
+                                         error=f"stopped after record {number}: {type(exc).__name__}: {exc}"))
         for row in rows:
             row[S.UNIT_ROWS] = len(rows)
             self._attach(row, images)
