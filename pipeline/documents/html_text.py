@@ -23,7 +23,9 @@ __all__ = ["PageError", "decode_html", "declared_charset", "nesting_depth"]
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.I)
 _VOID = "area|base|br|col|embed|hr|img|input|link|meta|param|source|track|wbr|p|li|dt|dd|option|tr|td|th"
-_TAG = re.compile(r"<(/?)(?!(?:" + _VOID + r")\b)[a-zA-Z]")
+# Matches only "<" or "</" (the tag name is a lookahead), so the joined matches are one short string that
+# numpy turns into +1/-1 steps without a Python-level loop.
+_TAG = re.compile(r"</?(?=(?!(?:" + _VOID + r")\b)[a-zA-Z])")
 
 
 class PageError(Exception):
@@ -74,10 +76,13 @@ def decode_html(data: bytes, content_type: str | None = None) -> tuple[str, list
     return text, flags
 
 
-def nesting_depth(html: str) -> int:
-    """Upper estimate of the element nesting depth (unclosed non-void tags count as open)."""
-    steps = _TAG.findall(html)
-    if not steps:
+def nesting_depth(html: str, floor: int = 0) -> int:
+    """Upper estimate of the element nesting depth (unclosed non-void tags count as open); 0 when the
+    page has at most ``floor`` tags, which is then a proof that it is not deeper than ``floor``."""
+    if html.count("<") <= floor:  # fewer tags than the cap cannot nest deeper than it: skip the scan
         return 0
-    arr = np.fromiter((-1 if s else 1 for s in steps), dtype=np.int32, count=len(steps))
-    return int(np.cumsum(arr).max())
+    marks = np.frombuffer("".join(_TAG.findall(html)).encode("ascii"), dtype=np.uint8)
+    if marks.size == 0:
+        return 0
+    steps = np.where(marks == ord("<"), 1, -2).astype(np.int32)  # "</" = +1 - 2 = -1
+    return int(np.cumsum(steps).max())

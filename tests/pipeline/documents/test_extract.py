@@ -43,7 +43,7 @@ def test_image_cap_and_depth_cap():
     ex = extract_nodes(page, None, ExtractLimits(max_images=10))
     assert sum(n["kind"] == "image" for n in ex.nodes) == 10 and ex.refused["over_image_cap"] == 20
     with pytest.raises(PageError) as err:
-        extract_nodes("<div>" * 6000 + "x" + "</div>" * 6000)
+        extract_nodes("<div>" * 12000 + "x" + "</div>" * 12000)
     assert err.value.code == "too_deep"
 
 
