@@ -1,0 +1,1 @@
+"""Interleaved image-text documents (OBELICS / MMC4 style): readers, extraction, filters, writers."""
