@@ -19,7 +19,9 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.sinks.atomic import atomic_write, remove_temp_files
+from mmcurate.pipeline import fs
+from mmcurate.pipeline.sinks.atomic import remove_temp_files
+from mmcurate.pipeline.sinks.unit_writer import COMMITS_DIR, commit_record_bytes
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.records import MANIFEST_SCHEMA, STATS_SCHEMA
 from mmcurate.schemas.table import to_table
@@ -33,18 +35,23 @@ STATS_TABLE = "stats.parquet"
 
 
 class Manifest:
-    """Reads and appends the journal of one output folder."""
+    """Reads and appends the journal of one output folder (or object-store prefix)."""
 
     def __init__(self, out_dir: str | Path) -> None:
-        self.root = Path(out_dir)
-        self.path = self.root / JOURNAL
+        self.location = os.fspath(out_dir)
+        self.remote = fs.is_remote(self.location)
+        self.root: Path | str = self.location if self.remote else Path(out_dir)
+        self.path = fs.join(self.location, JOURNAL) if self.remote else Path(out_dir) / JOURNAL
         self.records: dict[str, dict[str, Any]] = {}
-        if self.path.exists():
+        if fs.exists(self.path):
             self._load()
+        if self.remote:
+            for location in fs.list_files(fs.join(self.location, COMMITS_DIR)):
+                record = json.loads(fs.read_bytes(location))
+                self.records[record["unit_id"]] = record
 
     def _load(self) -> None:
-        with open(self.path, "rb") as fh:
-            lines = fh.read().split(b"\n")
+        lines = fs.read_bytes(self.path).split(b"\n")
         for number, line in enumerate(lines, 1):
             if not line.strip():
                 continue
@@ -54,19 +61,24 @@ class Manifest:
                 log.warning("%s:%d: torn line ignored (interrupted append)", self.path, number)
                 continue
             self.records[record["unit_id"]] = record
-        self._rewrite_clean_journal()
+        if not self.remote:
+            self._rewrite_clean_journal()
 
     def _rewrite_clean_journal(self) -> None:
         # Drop a torn tail now, so the next append starts on a fresh line.
         body = "".join(json.dumps(r, sort_keys=True) + "\n" for r in self.records.values()).encode()
-        atomic_write(self.path, lambda fh: fh.write(body))
+        fs.write_atomic(self.path, lambda fh: fh.write(body))
 
     def committed(self) -> set[str]:
         return set(self.records)
 
     def commit(self, record: dict[str, Any]) -> None:
-        """Append one unit's record and fsync: from here on the unit is done."""
-        line = (json.dumps(record, sort_keys=True) + "\n").encode()
+        """Append one unit's record and fsync (object store: PUT its record): from here on the unit is done."""
+        line = commit_record_bytes(record)
+        if self.remote:
+            fs.write_atomic(fs.join(self.location, COMMITS_DIR, f"{record['unit_id']}.json"), lambda fh: fh.write(line))
+            self.records[record["unit_id"]] = record
+            return
         with open(self.path, "ab") as fh:
             fh.write(line)
             fh.flush()
@@ -92,20 +104,24 @@ class Manifest:
         Called when every unit is committed and no writer runs any more, so leftover temp files of
         killed attempts (a Ray retry succeeded elsewhere) can go too.
         """
-        remove_temp_files(self.root)
+        if not self.remote:
+            remove_temp_files(Path(self.location))
         ordered = [self.records[u] for u in sorted(self.records)]
-        body = "".join(json.dumps(r, sort_keys=True) + "\n" for r in ordered).encode()
-        atomic_write(self.path, lambda fh: fh.write(body))
+        body = b"".join(commit_record_bytes(r) for r in ordered)
+        fs.write_atomic(self.path, lambda fh: fh.write(body))
         files = [{**f, "unit_id": r["unit_id"], "config_hash": r["config_hash"]} for r in ordered for f in r["files"]]
         manifest = to_table(files, MANIFEST_SCHEMA)
-        atomic_write(self.root / MANIFEST_TABLE, lambda fh: pq.write_table(manifest, fh))
+        fs.write_atomic(fs.join(self.location, MANIFEST_TABLE), lambda fh: pq.write_table(manifest, fh))
         stats_rows = []
         for r in ordered:
             stats_rows.append({"unit_id": r["unit_id"], "status": S.STATUS_OK, "reason": None, "count": r["accepted"]})
             for reason, count in r["reasons"].items():
                 stats_rows.append({"unit_id": r["unit_id"], "status": S.STATUS_REJECTED, "reason": reason, "count": count})
         stats = to_table(stats_rows, STATS_SCHEMA)
-        atomic_write(self.root / STATS_TABLE, lambda fh: pq.write_table(stats, fh))
+        fs.write_atomic(fs.join(self.location, STATS_TABLE), lambda fh: pq.write_table(stats, fh))
+        if self.remote:  # the journal holds every record now; a crash before this line only leaves duplicates
+            for location in fs.list_files(fs.join(self.location, COMMITS_DIR)):
+                fs.delete(location)
 
     def files(self) -> list[dict[str, Any]]:
         return [f for u in sorted(self.records) for f in self.records[u]["files"]]

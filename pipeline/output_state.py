@@ -2,19 +2,23 @@
 
 ``job.json`` is written when a job first starts in a folder. A rerun with the same config hash and
 plan hash resumes (committed units are skipped); anything else is refused with both hashes named,
-unless the caller asks to start over, which removes mmcurate's own files only.
+unless the caller asks to start over, which removes mmcurate's own files only. The folder may be an
+object-store prefix (``s3://bucket/out``); ``pipeline/fs.py`` resolves it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 from typing import Any
 
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE
-from mmcurate.pipeline.sinks.atomic import atomic_write, remove_temp_files
+from mmcurate.pipeline.sinks.atomic import remove_temp_files
 from mmcurate.pipeline.sinks.formats import WRITERS
+from mmcurate.pipeline.sinks.unit_writer import COMMITS_DIR
 
 __all__ = ["JOB_FILE", "OutputMismatch", "prepare_output"]
 
@@ -27,7 +31,15 @@ class OutputMismatch(RuntimeError):
     """The output folder holds results of a different config or input plan."""
 
 
-def _start_over(root: Path) -> None:
+def _start_over(root: str) -> None:
+    if fs.is_remote(root):
+        for name in (*_OWNED_DIRS, COMMITS_DIR):
+            for location in fs.list_files(fs.join(root, name)):
+                fs.delete(location)
+        for name in _OWNED_FILES:
+            fs.delete(fs.join(root, name))
+        return
+    root = Path(root)
     for name in _OWNED_DIRS:
         shutil.rmtree(root / name, ignore_errors=True)
     for name in _OWNED_FILES:
@@ -39,11 +51,12 @@ def prepare_output(out_dir: str | Path, identity: dict[str, Any], overwrite: boo
 
     Returns the number of temp files left by an interrupted run that were removed.
     """
-    root = Path(out_dir)
-    root.mkdir(parents=True, exist_ok=True)
-    job_file = root / JOB_FILE
-    if job_file.exists():
-        previous = json.loads(job_file.read_text())
+    root = os.fspath(out_dir)
+    if not fs.is_remote(root):
+        Path(root).mkdir(parents=True, exist_ok=True)
+    job_file = fs.join(root, JOB_FILE)
+    if fs.exists(job_file):
+        previous = json.loads(fs.read_bytes(job_file))
         same = all(previous.get(k) == identity[k] for k in ("config_hash", "plan_hash", "schema_version"))
         if not same and not overwrite:
             raise OutputMismatch(
@@ -53,8 +66,8 @@ def prepare_output(out_dir: str | Path, identity: dict[str, Any], overwrite: boo
             )
         if not same:
             _start_over(root)
-    removed = remove_temp_files(root)
-    if not job_file.exists():
+    removed = 0 if fs.is_remote(root) else remove_temp_files(Path(root))
+    if not fs.exists(job_file):
         body = json.dumps(identity, indent=2, sort_keys=True).encode() + b"\n"
-        atomic_write(job_file, lambda fh: fh.write(body))
+        fs.write_atomic(job_file, lambda fh: fh.write(body))
     return removed

@@ -3,17 +3,76 @@
 Without an address Ray starts locally (the embedded default, for a laptop); with one the driver joins
 a cluster. Workers use the installed ``mmcurate`` package: we never ship ``working_dir='.'``, which
 would put the repository root first on ``sys.path`` and let ``tokenizers/`` shadow HuggingFace's.
+
+Joining checks the address first (``check_ray_address``): ``ray.init`` on an address where nothing
+answers retries for minutes (each try waits 30 s for the GCS), so a typo in ``--address`` looked like
+a hang. A TCP connect and a gRPC handshake with a timeout turn that into one line naming the address.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 from typing import Any
 
-__all__ = ["init_ray", "configure_data_context"]
+__all__ = ["init_ray", "configure_data_context", "check_ray_address", "RayAddressUnreachable"]
 
 log = logging.getLogger(__name__)
+
+
+class RayAddressUnreachable(RuntimeError):
+    """``--address`` names no running Ray head (one line, names the address)."""
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    client = address.startswith("ray://")
+    target = address.removeprefix("ray://").rstrip("/")
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        host, port = target, "10001" if client else "6379"  # Ray's defaults: client server, GCS
+    return host.strip("[]"), int(port)
+
+
+def check_ray_address(address: str, timeout_s: float = 10.0) -> None:
+    """Raise ``RayAddressUnreachable`` unless a gRPC server (a Ray GCS or client server) answers there.
+
+    ``auto`` / ``local`` are left to Ray, which fails fast on them. Takes at most ~2 x ``timeout_s``.
+    """
+    if address in ("auto", "local"):
+        return
+    host, port = _host_port(address)
+    try:
+        conn = socket.create_connection((host, port), timeout=timeout_s)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RayAddressUnreachable(
+            f"no Ray cluster at {address}: {reason} (is the head node up, is port {port} open?)") from None
+    with conn:
+        if not _speaks_http2(conn):
+            raise RayAddressUnreachable(
+                f"no Ray cluster at {address}: port {port} accepts connections but no gRPC server answered within "
+                f"{timeout_s:g} s (is it the GCS port, 6379 by default, or ray:// with the client port, 10001?)")
+
+
+# HTTP/2 client preface and an empty SETTINGS frame. Ray's GCS and client server are gRPC servers, and a
+# gRPC server answers with its own SETTINGS frame (frame type 4); anything else is not Ray. This needs
+# no gRPC package (grpcio is not a dependency of Ray's wheel).
+_H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+
+
+def _speaks_http2(conn: socket.socket) -> bool:
+    try:
+        conn.sendall(_H2_PREFACE)
+        header = b""
+        while len(header) < 9:
+            chunk = conn.recv(9 - len(header))
+            if not chunk:
+                return False
+            header += chunk
+    except OSError:
+        return False
+    return header[3] == 0x04
 
 
 def configure_data_context(progress: bool = True) -> None:
@@ -53,6 +112,7 @@ def init_ray(
     if runtime_env:
         kwargs["runtime_env"] = runtime_env
     if address:
+        check_ray_address(address)
         ctx = ray.init(address=address, **kwargs)
     else:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1

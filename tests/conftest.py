@@ -29,6 +29,24 @@ def skimage_data_dir() -> Path:
     return Path(skimage.__file__).parent / "data"
 
 
+@pytest.fixture(scope="session")
+def s3_server():  # noqa: ANN201 - tests/s3_server.py's S3Server
+    """A real S3-compatible server (SeaweedFS ``weed mini``) on 127.0.0.1 for the whole run."""
+    from s3_server import S3Server
+
+    server = S3Server().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: ANN001
+    """A fresh, empty bucket per test, with the AWS_* variables pointing at the server."""
+    for key, value in s3_server.env().items():
+        monkeypatch.setenv(key, value)
+    return s3_server.create_bucket()
+
+
 @pytest.fixture()
 def tmp_out(tmp_path: Path) -> Path:
     out = tmp_path / "out"

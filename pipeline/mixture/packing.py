@@ -15,11 +15,16 @@ the first-fit bound: at most one bin is half empty, so ``bins <= 2 * sum / capac
 Efficiency (NeMo's ``packing_efficiency``, multipack's figure) = packed tokens / (packs x context).
 Each pack records ``cu_seqlens`` offsets (flash-attention varlen: sample j spans
 ``[cu_seqlens[j], cu_seqlens[j+1])``); position ids restart at 0 at each offset.
+
+:func:`pack_batches` packs a stream of row chunks (``Dataset.iter_batches``) one chunk at a time, so
+the driver holds one chunk, not the dataset. FFD within chunks of ~1M items leaves at most one
+partly-filled pack per chunk, so efficiency drops by < (chunks / packs), unmeasurable at that size.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,7 +33,8 @@ import pyarrow as pa
 from mmcurate.pipeline.mixture.columns import LOSS_WEIGHT, REPEATS, TOKENS_TOTAL
 from mmcurate.schemas import sample as S
 
-__all__ = ["NAME", "CONTEXTS", "PACK_SCHEMA", "PackResult", "ffd_assign", "naive_first_fit", "pack_table"]
+__all__ = ["NAME", "CONTEXTS", "PACK_SCHEMA", "PackResult", "ffd_assign", "naive_first_fit", "pack_table",
+           "pack_batches"]
 
 NAME = "pack_v1"
 CONTEXTS = (8192, 16384, 32768)
@@ -156,3 +162,14 @@ def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) 
         pa.array(np.diff(np.concatenate([[0], cum[starts[1:] - 1]])) if n_bins else [], pa.int32()),
     ], schema=PACK_SCHEMA)
     return PackResult(packs=packs, rejects=rejects, context=context)
+
+
+def pack_batches(batches: Iterable[pa.Table], context: int, length_column: str = TOKENS_TOTAL) -> Iterator[PackResult]:
+    """:func:`pack_table` per chunk, ``pack_id`` numbered across chunks: bounded memory for any input size."""
+    offset = 0
+    for batch in batches:
+        result = pack_table(batch, context, length_column)
+        n = result.packs.num_rows
+        packs = result.packs.set_column(0, PACK_SCHEMA.field("pack_id"), pa.array(np.arange(offset, offset + n), pa.int64()))
+        offset += n
+        yield PackResult(packs=packs, rejects=result.rejects, context=context)

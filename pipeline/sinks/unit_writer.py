@@ -4,8 +4,14 @@ It runs as the last Ray Data map (and in-process without Ray). For each unit in 
 the unit is complete (every planned input row present once: a unit split across blocks would make a
 shard plan that depends on scheduling), writes the accepted rows as shards in every configured format
 and the rejected rows to ``rejects/<unit>.parquet``, each atomically, and returns one commit record
-per unit. Nothing is committed here: the driver appends the record to the manifest, the only commit
-point, so a unit is either listed with all its files or redone.
+per unit. On local disk nothing is committed here: the driver appends the record to the manifest, the
+only commit point, so a unit is either listed with all its files or redone.
+
+On an object store (no rename, no append) every file is one PUT to its deterministic key (same unit,
+same bytes, same key, so a retried task overwrites with identical bytes) and the unit's commit record
+``_commits/<unit_id>.json`` is PUT *last*, by the worker: it exists only once every file it lists does.
+The manifest is assembled from those records (``pipeline/manifest.py``), so a driver that dies after a
+worker finished loses nothing, and the output never depends on one machine's disk.
 """
 
 from __future__ import annotations
@@ -13,23 +19,29 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.faults import fault_point
-from mmcurate.pipeline.sinks.atomic import FileInfo, atomic_write
 from mmcurate.pipeline.sinks.formats import EXTENSIONS, WRITERS
 from mmcurate.pipeline.sinks.reject_rows import REJECT_ROWS_VERSION, rejects_table
 from mmcurate.pipeline.sinks.shard_split import row_bytes, split_points
 from mmcurate.schemas import sample as S
 
-__all__ = ["UnitWriter", "COMMIT_SCHEMA", "IncompleteUnit"]
+__all__ = ["UnitWriter", "COMMIT_SCHEMA", "IncompleteUnit", "COMMITS_DIR", "commit_record_bytes"]
+
+COMMITS_DIR = "_commits"
 
 COMMIT_SCHEMA = pa.schema([pa.field("unit_id", pa.string()), pa.field("record", pa.string())])
+
+
+def commit_record_bytes(record: dict[str, Any]) -> bytes:
+    """One unit's commit record as stored: the same bytes as its line in ``manifest.jsonl``."""
+    return (json.dumps(record, sort_keys=True) + "\n").encode()
 
 
 class IncompleteUnit(RuntimeError):
@@ -58,11 +70,11 @@ class UnitWriter:
             records.append({"unit_id": unit_id, "record": json.dumps(self.write_unit(unit_id, unit), sort_keys=True)})
         return pa.Table.from_pylist(records, schema=COMMIT_SCHEMA)
 
-    def _file_entry(self, info: FileInfo, kind: str, fmt: str, rows: int, schema_version: str) -> dict[str, Any]:
-        return {"path": info.path.relative_to(self.out_dir).as_posix(), "kind": kind, "format": fmt,
+    def _file_entry(self, info: fs.StoredFile, kind: str, fmt: str, rows: int, schema_version: str) -> dict[str, Any]:
+        return {"path": fs.relative_to(info.location, self.out_dir), "kind": kind, "format": fmt,
                 "rows": rows, "bytes": info.bytes, "sha256": info.sha256, "schema_version": schema_version}
 
-    def _write_clips(self, root: Path, unit_id: str, ok: pa.Table) -> list[dict[str, Any]]:
+    def _write_clips(self, root: str, unit_id: str, ok: pa.Table) -> list[dict[str, Any]]:
         """One record per video clip (frames, timestamps, parent identity) in ``clips/<unit>.parquet``."""
         from mmcurate.pipeline.video.columns import CLIP_RECORD_SCHEMA, CLIPS
         from mmcurate.pipeline.video.explode import explode_clips
@@ -72,7 +84,7 @@ class UnitWriter:
         records = explode_clips(ok)
         if records.num_rows == 0:
             return []
-        info = atomic_write(root / "clips" / f"{unit_id}.parquet", lambda fh: pq.write_table(records, fh))
+        info = fs.write_atomic(fs.join(root, "clips", f"{unit_id}.parquet"), lambda fh: pq.write_table(records, fh))
         version = (CLIP_RECORD_SCHEMA.metadata or {}).get(b"mmcurate.schema", b"video_clip/v1").decode()
         return [self._file_entry(info, "clips", "parquet", records.num_rows, version)]
 
@@ -85,25 +97,29 @@ class UnitWriter:
         unit = unit.take(pc.sort_indices(unit, [(S.UNIT_INDEX, "ascending")]))
         ok = unit.filter(pc.equal(unit.column(S.STATUS), S.STATUS_OK))
         rejected = unit.filter(pc.not_equal(unit.column(S.STATUS), S.STATUS_OK))
-        root = Path(self.out_dir)
+        root = self.out_dir
         files: list[dict[str, Any]] = []
         slices = split_points(row_bytes(ok), self.max_rows, self.max_bytes) if ok.num_rows else []
         schema_version = S.SAMPLE_SCHEMA_VERSION
         for k, (offset, length) in enumerate(slices):
             shard = ok.slice(offset, length)
             for fmt in self.formats:
-                path = root / fmt / f"{unit_id}-{k:04d}.{EXTENSIONS[fmt]}"
-                info = atomic_write(path, lambda fh, f=fmt, t=shard: WRITERS[f](t, fh),
-                                    before_rename=lambda: fault_point("writer_before_rename", unit_id))
+                path = fs.join(root, fmt, f"{unit_id}-{k:04d}.{EXTENSIONS[fmt]}")
+                info = fs.write_atomic(path, lambda fh, f=fmt, t=shard: WRITERS[f](t, fh),
+                                       before_commit=lambda: fault_point("writer_before_rename", unit_id))
                 files.append(self._file_entry(info, "shard", fmt, length, schema_version))
         files += self._write_clips(root, unit_id, ok)
         rejects = rejects_table(rejected)  # with the scores that decided each reject
-        info = atomic_write(root / "rejects" / f"{unit_id}.parquet", lambda fh: pq.write_table(rejects, fh))
+        info = fs.write_atomic(fs.join(root, "rejects", f"{unit_id}.parquet"), lambda fh: pq.write_table(rejects, fh))
         files.append(self._file_entry(info, "rejects", "parquet", rejected.num_rows, REJECT_ROWS_VERSION))
         fault_point("writer_after_rename", unit_id)
         reasons = Counter(rejected.column(S.DROP_REASON).to_pylist())
-        return {
+        record = {
             "unit_id": unit_id, "config_hash": self.config_hash, "files": files,
             "rows_in": expected, "rows_out": unit.num_rows, "accepted": ok.num_rows, "rejected": rejected.num_rows,
             "reasons": dict(sorted(reasons.items())),
         }
+        if fs.is_remote(root):  # the object-store commit point: written last, after every file it lists
+            body = commit_record_bytes(record)
+            fs.write_atomic(fs.join(root, COMMITS_DIR, f"{unit_id}.json"), lambda fh: fh.write(body))
+        return record
