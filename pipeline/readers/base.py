@@ -19,9 +19,29 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.pipeline.identity import make_sample_id, sha256_hex
+from mmcurate.pipeline.params import check_params, param
 from mmcurate.schemas import sample as S
 
-__all__ = ["WorkUnit", "Reader", "media_kind", "media_item", "sample_row", "rejected_row"]
+__all__ = ["InputError", "WorkUnit", "Reader", "media_kind", "media_item", "sample_row", "rejected_row",
+           "unencodable", "safe_locator"]
+
+
+class InputError(ValueError):
+    """A whole input cannot be read as configured; the message is one line naming the file and the fix."""
+
+
+def unencodable(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate and where), or None when it can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"lone surrogate U+{ord(text[exc.start]):04X} at character {exc.start}"
+    return None
+
+
+def safe_locator(name: str) -> str:
+    """A file name as printable UTF-8: bytes that were not UTF-8 (surrogate-escaped by the OS layer) become ``\\xNN``."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -41,7 +61,10 @@ class Reader(ABC):
     """Subclasses are dataclass configs; they pickle cheaply and do I/O only in ``read_unit``."""
 
     name: ClassVar[str]
-    unit_rows: int = 500
+    unit_rows: int = param(500, doc="rows per work unit (the grain of output and resume)", ge=1)
+
+    def __post_init__(self) -> None:
+        check_params(self)
 
     @abstractmethod
     def plan(self) -> list[dict[str, Any]]:
