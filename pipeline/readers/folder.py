@@ -95,7 +95,7 @@ class FolderReader(Reader):
     def _caption_and_meta(self, txt: str | None, js: str | None) -> tuple[str | None, str | None, list[str]]:
         caption, meta, flags = None, None, []
         if js is not None:
-            obj = json.loads(self._read_capped(js, self.max_caption_bytes).decode("utf-8"))
+            obj = json.loads(self._read_capped(js, self.max_caption_bytes).decode("utf-8-sig"))
             if not isinstance(obj, dict):
                 raise ValueError(f"{js}: sidecar JSON must be an object")
             for key in CAPTION_KEYS:
