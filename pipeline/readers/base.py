@@ -40,8 +40,14 @@ def unencodable(text: str) -> str | None:
 
 
 def safe_locator(name: str) -> str:
-    """A file name as printable UTF-8: bytes that were not UTF-8 (surrogate-escaped by the OS layer) become ``\\xNN``."""
-    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """``name`` as writable UTF-8: bytes that were not UTF-8 (surrogate-escaped by the OS or ``tarfile``)
+    become ``\\xNN``, any other lone surrogate ``\\udNNN``; valid text is returned unchanged."""
+    if unencodable(name) is None:
+        return name
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,13 @@ def sample_row(
     caption: str | None, url: str | None = None, meta_json: str | None = None, flags: list[str] | None = None,
     kind: str | None = None,
 ) -> dict[str, Any]:
-    """An ok row: ids derived from content, bookkeeping filled in; media kind sniffed unless given."""
+    """An ok row: ids derived from content, bookkeeping filled in; media kind sniffed unless given.
+
+    Names and text that cannot be written as UTF-8 are escaped here as a last net (readers reject such
+    captions first); an escaped caption carries the flag ``text_escaped``."""
+    source, locator = safe_locator(source), safe_locator(locator)
+    if caption is not None and unencodable(caption):
+        caption, flags = safe_locator(caption), [*(flags or []), "text_escaped"]
     content = b"".join(media)
     return {
         S.SAMPLE_ID: make_sample_id(source, locator, content, caption),
@@ -121,6 +133,8 @@ def rejected_row(
     error: str, caption: str | None = None, url: str | None = None,
 ) -> dict[str, Any]:
     """A row the reader could not produce; its id hashes the locator so it is still unique."""
+    source, locator = safe_locator(source), safe_locator(locator)
+    caption, error = safe_locator(caption) if caption is not None else None, safe_locator(error)
     return {
         S.SAMPLE_ID: make_sample_id(source, locator, b"", None),
         S.SOURCE: source, S.LOCATOR: locator, S.URL: url, S.CAPTION: caption,

@@ -3,9 +3,11 @@ every other row of the input comes out exactly as in a clean run (issue 21)."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
+import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +21,7 @@ from robust_support import CSV_CLEAN, JPEG, JSONL_CLEAN, run, write_clean_folder
 from mmcurate.pipeline.readers.base import InputError, Reader
 from mmcurate.pipeline.readers.folder import FolderReader
 from mmcurate.pipeline.readers.table_file import TableFileReader
+from mmcurate.pipeline.readers.webdataset_tar import WebDatasetReader
 from mmcurate.schemas import sample as S
 
 FILES = {"csv": "t.csv", "tsv": "t.tsv", "jsonl": "t.jsonl", "json": "t.json", "parquet": "t.parquet"}
@@ -89,6 +92,16 @@ def _socket(root: Path) -> None:
     os.chdir(root)  # AF_UNIX paths are short: bind relative to the folder
     s.bind("sock")
     s.close()
+
+
+def tar_bytes(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.GNU_FORMAT, errors="surrogateescape") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 DEEP = "[" * 100_000 + "]" * 100_000
@@ -187,12 +200,22 @@ CASES = [
          parquet_rows({"caption": pa.array(["thumb"]), "thumb": pa.array([b"\x00" * 10240])}), "ok",
          lambda r: json.loads(r[S.META_JSON]) == {"thumb": {"$binary_dropped": 10240}}
          and r[S.FLAGS] == ["meta_binary_dropped"]),
+    # -- WebDataset tars ----------------------------------------------------------------------------
+    Case("tar_member_not_utf8", "webdataset", extra_file("bad.tar", tar_bytes({os.fsdecode(b"\xff\xfe.jpg"): JPEG})),
+         "reject:webdataset_reader_v1:unsafe_member_name"),
+    Case("tar_member_escape_name", "webdataset", extra_file("esc.tar", tar_bytes({OSC + ".jpg": JPEG})),
+         "reject:webdataset_reader_v1:unsafe_member_name"),
     Case("parquet_int_url", "parquet", parquet_rows({"caption": pa.array(["x"]), "url": pa.array([5])}),
          "reject:table_reader_v1:bad_url", kwargs={"url_column": "url"}),
 ]
 
 
 def _clean_input(kind: str, root: Path) -> Path:
+    if kind == "webdataset":
+        root.mkdir(parents=True)
+        (root / "clean.tar").write_bytes(tar_bytes({"0001.jpg": JPEG, "0001.txt": b"a cat", "0002.jpg": JPEG,
+                                                    "0002.txt": b"a dog"}))
+        return root / "clean.tar"
     if kind == "folder":
         write_clean_folder(root)
         return root
@@ -214,6 +237,8 @@ def _clean_input(kind: str, root: Path) -> Path:
 def _reader(kind: str, path: Path, kwargs: dict[str, Any]) -> Reader:
     if kind == "folder":
         return FolderReader(path=str(path), unit_rows=4, **kwargs)
+    if kind == "webdataset":
+        return WebDatasetReader(path=str(path), **kwargs)
     return TableFileReader(path=str(path), unit_rows=2, **kwargs)
 
 
