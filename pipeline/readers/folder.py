@@ -21,6 +21,7 @@ import pyarrow as pa
 from mmcurate.pipeline.identity import decode_caption_bytes
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, safe_locator, sample_row, unencodable
+from mmcurate.pipeline.readers.values import ValueReject
 from mmcurate.schemas.sample import SAMPLE_SCHEMA
 from mmcurate.schemas.table import to_table
 
@@ -98,10 +99,11 @@ class FolderReader(Reader):
             obj = json.loads(self._read_capped(js, self.max_caption_bytes).decode("utf-8-sig"))
             if not isinstance(obj, dict):
                 raise ValueError(f"{js}: sidecar JSON must be an object")
-            for key in CAPTION_KEYS:
-                if isinstance(obj.get(key), str):
-                    caption = obj.pop(key)
-                    break
+            key = next((k for k in CAPTION_KEYS if obj.get(k) is not None), None)
+            if key is not None and isinstance(obj[key], str):
+                caption = obj.pop(key)
+            elif key is not None and txt is None:  # a number or list is not silently a repr, nor silently no caption
+                raise ValueReject("caption_type", f"{js}: {key!r} is {type(obj[key]).__name__}, expected text")
             meta = json.dumps(obj, sort_keys=True, ensure_ascii=False) if obj else None
         if txt is not None:
             caption, flag = decode_caption_bytes(self._read_capped(txt, self.max_caption_bytes))
@@ -120,6 +122,8 @@ class FolderReader(Reader):
             caption, meta, flags = self._caption_and_meta(txt, js)
         except UnicodeDecodeError as exc:
             return rejected_row(unit, i, n, reason=self.reason("caption_encoding"), error=str(exc), **common)
+        except ValueReject as exc:
+            return rejected_row(unit, i, n, reason=self.reason(exc.code), error=str(exc), **common)
         except OverflowError as exc:
             return rejected_row(unit, i, n, reason=self.reason("caption_too_long"), error=str(exc), **common)
         except ValueError as exc:  # JSONDecodeError included
