@@ -1,8 +1,9 @@
 """Unit plans for CSV/TSV and JSON-array files that let each unit read only its own bytes.
 
-CSV: the plan scans the file once in binary, line by line, and closes a record at a line end when the
-record holds an even number of quote characters (RFC 4180 escapes a quote as ``""``, which keeps the
-parity), so quoted newlines of any size stay inside their record. Each unit records its byte range; a
+CSV: the plan scans the file once in binary, line by line, tracking whether a line ends inside a quoted
+field the way Python's ``csv`` reads it (a quote opens a field only at the field's start, ``""`` is an
+escaped quote, a quote elsewhere is literal, as in ``5" screen``), so quoted newlines of any size stay
+inside their record. Each unit records its byte range; a
 unit reads that range and parses each record on its own, so one ragged line costs one row. The plan
 decodes every line with the configured encoding and stops with a one-line :class:`InputError` naming
 the file, the line and the setting to change.
@@ -40,6 +41,23 @@ def _decode(path: str, raw: bytes, encoding: str, line_no: int) -> str:
             f"set encoding on this input to the file's encoding (e.g. encoding: cp1252)") from None
 
 
+def _ends_quoted(text: str, inside: bool, delimiter: str) -> bool:
+    """Whether a line leaves its record inside a quoted field; ``inside``: it began inside one."""
+    i = 0
+    while True:
+        j = text.find('"', i)
+        if j < 0:
+            return inside
+        if inside:
+            if text.startswith('"', j + 1):
+                i = j + 2  # an escaped quote
+                continue
+            inside = False
+        elif j == 0 or text[j - 1] == delimiter:
+            inside = True
+        i = j + 1
+
+
 def plan_delimited(path: str, unit_rows: int, delimiter: str, encoding: str) -> list[dict[str, Any]]:
     """Header names and, per unit, the byte range of its records."""
     try:
@@ -48,19 +66,24 @@ def plan_delimited(path: str, unit_rows: int, delimiter: str, encoding: str) -> 
         raise InputError(f"{path}: unknown encoding {encoding[:40]!r}; set encoding to a codec name") from None
     units: list[dict[str, Any]] = []
     columns: list[str] | None = None
-    offset, start, count, quotes, record_start, line_no = 0, 0, 0, 0, 0, 0
+    offset, start, count, record_start, line_no, inside = 0, 0, 0, 0, 0, False
+    header = ""
     with open(path, "rb") as fh:
         for line in fh:
             line_no += 1
             text = _decode(path, line, encoding, line_no)
-            quotes += text.count('"')
+            if inside or '"' in text:
+                inside = _ends_quoted(text, inside, delimiter)
             offset += len(line)
-            if quotes % 2:
-                continue  # inside a quoted field: the record goes on past this newline
-            quotes = 0
             if columns is None:
-                header = text.removeprefix("\ufeff")
-                columns = next(csv.reader([header], delimiter=delimiter), [])
+                header += text
+            if inside:
+                continue  # inside a quoted field: the record goes on past this newline
+            if columns is None:
+                columns = next(csv.reader(io.StringIO(header.removeprefix("\ufeff"), newline=""),
+                                          delimiter=delimiter), [])
+                if len(set(columns)) != len(columns):
+                    raise InputError(f"{path}: the header names a column twice; rename the duplicate column")
                 start = record_start = offset
                 continue
             if not text.strip("\r\n") and offset - record_start == len(line):
@@ -73,7 +96,7 @@ def plan_delimited(path: str, unit_rows: int, delimiter: str, encoding: str) -> 
             if count == unit_rows:
                 units.append({"start_byte": start, "end_byte": offset, "count": count})
                 start, count = offset, 0
-    if quotes % 2:
+    if inside:
         raise InputError(f"{path}: a quoted field opened near the end is never closed; fix the file's quoting")
     if count:
         units.append({"start_byte": start, "end_byte": offset, "count": count})
