@@ -112,12 +112,13 @@ class TableFileReader(Reader):
             table = _read_parquet_rows(self.path, spec["start"], spec["count"])
             return table.to_pylist()
         out: list[dict[str, Any] | Exception] = []
+        codec = "utf-8-sig" if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else self.encoding
         with open(self.path, "rb") as fh:
             fh.seek(spec["offset"])
             for _ in range(spec["count"]):
                 line = fh.readline()
-                try:
-                    obj = json.loads(line.decode(self.encoding))
+                try:  # a BOM before the first line is not part of the JSON
+                    obj = json.loads(line.decode(codec))
                     out.append(obj if isinstance(obj, dict) else ValueError("JSONL line is not an object"))
                 except ValueError as exc:
                     out.append(exc)

@@ -133,3 +133,11 @@ def test_folder_funnel_adds_up_to_the_listing(tmp_path: Path) -> None:
     assert len(rows) == len(listing) - sidecars
     reasons = sorted(r[S.DROP_REASON].split(":")[1] for r in rows if r[S.STATUS] != S.STATUS_OK)
     assert reasons == ["dangling_link", "hidden_file", "not_followed_link", "special_file"]
+
+
+def test_jsonl_with_a_bom_reads_its_first_line(tmp_path: Path) -> None:
+    write_images(tmp_path)
+    (tmp_path / "t.jsonl").write_bytes(b'\xef\xbb\xbf{"image": "a.jpg", "caption": "007"}\n{"image": "b.png", "caption": "x"}\n')
+    reader = TableFileReader(path=str(tmp_path / "t.jsonl"))
+    rows = [r for u in plan_units([reader]) for r in reader.read_unit(u).to_pylist()]
+    assert [(r[S.STATUS], r[S.CAPTION]) for r in rows] == [(S.STATUS_OK, "007"), (S.STATUS_OK, "x")]
