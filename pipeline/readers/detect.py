@@ -3,7 +3,7 @@
 A file: gzip (a ``.tar.gz`` holding a tar is ``webdataset``), a tar header (``ustar`` at byte 257),
 the Parquet magic ``PAR1``, a JSON array (``[``) versus JSON lines (``{``), else delimited text
 (tabs: ``tsv``, commas: ``csv``). A folder: only tar files is ``webdataset``; media files and sidecars
-is ``folder``; both at once is refused with a message saying how to choose. Anything else raises
+is ``folder``; only table files, or tars and media at once, is refused with a message saying how to choose. Anything else raises
 :class:`InputError` with one line naming the path and the ``kind`` to set.
 """
 
@@ -66,7 +66,7 @@ def _file_kind(path: str) -> str:
 
 
 def _folder_kind(path: str) -> str:
-    tars, media, seen = 0, 0, 0
+    tars, media, tables, seen = 0, 0, 0, 0
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in filenames:
@@ -77,6 +77,8 @@ def _folder_kind(path: str) -> str:
             lower = f.lower()
             if lower.endswith((".tar", ".tar.gz", ".tgz")):
                 tars += 1
+            elif lower.endswith((".parquet", ".jsonl", ".csv", ".tsv")):
+                tables += 1
             elif not lower.endswith((".txt", ".json")):
                 media += 1
         if seen >= _MAX_LISTED:
@@ -84,6 +86,8 @@ def _folder_kind(path: str) -> str:
     if tars and media:
         raise InputError(f"{path}: folder holds both {tars} tar file(s) and {media} other file(s); "
                          "set kind: webdataset to read the tars or kind: folder to read each file as media")
+    if tables and not (tars or media):
+        raise InputError(f"{path}: folder holds only table files ({tables}); give each file as its own input")
     return "webdataset" if tars else "folder"
 
 

@@ -72,6 +72,8 @@ DETECT = [
     ("folder_of_media", _folder({"a.jpg": JPEG, "a.txt": b"x", "b.json": b"{}"}), "folder"),
     ("folder_tars_and_hidden", _folder({"a.tar": TAR, ".DS_Store": b"x"}), "webdataset"),
     ("folder_mixed", _folder({"a.tar": TAR, "b.jpg": JPEG}), "error:set kind: webdataset"),
+    ("folder_of_tables", _folder({"a.parquet": b"PAR1", "b.csv": b"a,b\n"}), "error:its own input"),
+    ("folder_media_with_metadata_csv", _folder({"a.jpg": JPEG, "metadata.csv": b"a,b\n"}), "folder"),
     ("gzip_not_tar", _file("x.jsonl.gz", gzip.compress(b'{"a": 1}\n')), "error:decompress"),
     ("empty_file", _file("x.csv", b""), "error:empty"),
     ("binary", _file("x.csv", b"\x00\x01\x02" * 100), "error:set kind"),
