@@ -270,6 +270,10 @@ def test_hostile_input_costs_only_its_rows(case: Case, tmp_path: Path) -> None:
         return
     acc, rej = run(readers, tmp_path / "hostile")
     assert {k: acc[k] for k in clean_acc} == clean_acc  # every clean row comes out exactly as before
+    if extra is not None:  # a hostile second input: the first input's shards are the same bytes
+        clean_files = sorted((tmp_path / "clean" / "parquet").glob("*.parquet"))
+        assert clean_files and all(f.read_bytes() == (tmp_path / "hostile" / "parquet" / f.name).read_bytes()
+                                   for f in clean_files)
     known = {r["sample_id"] for r in clean_rej}
     new_rej = [r for r in rej if r["sample_id"] not in known]
     new_acc = [r for k, r in acc.items() if k not in clean_acc]
