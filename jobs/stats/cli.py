@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from mmcurate.jobs.terminal import inert
+
 __all__ = ["COMMANDS", "add_subcommands", "dispatch", "parse_pairs"]
 
 COMMANDS = ("stats", "inspect", "export")
@@ -91,8 +93,9 @@ def _stats(args: argparse.Namespace) -> int:
     write_report(path, render_html(summary, accepted, rejected))
     seconds = time.monotonic() - started
     rows = summary.recount_accepted + sum(summary.recount_reasons.values())
-    print(format_summary(summary))
-    print(f"\nreport: {path}\n{rows:,} rows in {seconds:.1f} s ({rows / max(seconds, 1e-9):,.0f} rows/s)")
+    print(inert(format_summary(summary), keep_newlines=True))
+    rate = rows / max(seconds, 1e-9)
+    print(inert(f"\nreport: {path}\n{rows:,} rows in {seconds:.1f} s ({rate:,.0f} rows/s)", keep_newlines=True))
     return 0
 
 
@@ -109,7 +112,7 @@ def _inspect(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     for i, row in enumerate(rows):
-        print(format_row(i, row))
+        print(format_row(i, row))  # inert: format_row escapes every line
     if not rows:
         print("no matching samples")
     return 0
@@ -132,10 +135,10 @@ def _export(args: argparse.Namespace) -> int:
     seconds = time.monotonic() - started
     what = f"{result.out / 'llava.json'} (media beside it)" if args.format == "llava" else (
         f"{result.shards} {args.format} shards in {result.out}")
-    print(
+    print(inert(
         f"exported {result.rows:,} rows to {what} "
         f"({seconds:.1f} s, {result.rows / max(seconds, 1e-9):,.0f} rows/s)"
-    )
+    ))
     return 0
 
 
@@ -147,5 +150,5 @@ def dispatch(args: argparse.Namespace) -> int:
     try:
         return handlers[args.command](args)
     except (FileNotFoundError, FileExistsError, WhereError, ValueError) as exc:
-        print(f"mmcurate {args.command}: error: {exc}", file=sys.stderr)
+        print(inert(f"mmcurate {args.command}: error: {exc}"), file=sys.stderr)
         return 2

@@ -19,6 +19,7 @@ from mmcurate.jobs.stats.columns import MEDIA_LEAF, VIRTUAL, add_virtual, source
 from mmcurate.jobs.stats.layout import OutputFolder, track
 from mmcurate.jobs.stats.metrics import score_columns, token_columns
 from mmcurate.jobs.stats.where import Where, parse_where
+from mmcurate.jobs.terminal import inert
 from mmcurate.schemas import sample as S
 
 __all__ = ["ROW", "known_columns", "filtered_rows", "inspect_rows", "format_row"]
@@ -115,4 +116,4 @@ def format_row(i: int, row: dict[str, Any]) -> str:
     rest = {k: v for k, v in row.items() if k not in skip and v is not None}
     if rest:
         lines.append(f"    values:  {json.dumps(rest, default=str, ensure_ascii=False)}")
-    return "\n".join(lines)
+    return "\n".join(inert(line) for line in lines)  # a caption or file name must not drive the terminal

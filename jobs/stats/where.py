@@ -75,7 +75,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
             break
         match = _TOKEN.match(text, pos)
         if match is None or match.end() == pos:
-            raise WhereError(f"cannot read {text[pos:].strip()[:20]!r} at position {pos} in {text!r}")
+            raise WhereError(f"cannot read {text[pos:].strip()[:20]!r} at position {pos} in {_shown(text)}")
         kind = match.lastgroup or ""
         value, start = match.group(kind), match.start(kind)
         if kind == "name" and value.lower() in _KEYWORDS:
@@ -85,12 +85,28 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+MAX_DEPTH = 32
+
+
+def _shown(text: str) -> str:
+    """The expression as quoted in an error: a short prefix, so a huge argument makes a short message."""
+    return repr(text) if len(text) <= 80 else repr(text[:77]) + "..."
+
+
 class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.tokens = _tokenize(text)
         self.i = 0
         self.names: set[str] = set()
+        self.shown = _shown(text)
+        self.depth = 0
+
+    def _deeper(self) -> None:
+        """Count one nesting level (parenthesis, not, unary minus); recursion stays far below Python's limit."""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise WhereError(f"expression nested deeper than {MAX_DEPTH} levels in {self.shown}")
 
     # -- token helpers ---------------------------------------------------------------------------
     def _peek(self, offset: int = 0) -> tuple[str, str, int] | None:
@@ -109,7 +125,7 @@ class _Parser:
         if value is None:
             token = self._peek()
             where = f"{token[1]!r} at position {token[2]}" if token else "end of expression"
-            raise WhereError(f"expected {' or '.join(values) or kind}, found {where} in {self.text!r}")
+            raise WhereError(f"expected {' or '.join(values) or kind}, found {where} in {self.shown}")
         return value
 
     # -- grammar ---------------------------------------------------------------------------------
@@ -120,9 +136,9 @@ class _Parser:
         if self._peek() is not None:
             token = self._peek()
             assert token is not None
-            raise WhereError(f"unexpected {token[1]!r} at position {token[2]} in {self.text!r}")
+            raise WhereError(f"unexpected {token[1]!r} at position {token[2]} in {self.shown}")
         if not self.names:
-            raise WhereError(f"{self.text!r} is a constant, not a condition on columns")
+            raise WhereError(f"{self.shown} is a constant, not a condition on columns")
         return expr
 
     def _or(self) -> pc.Expression:
@@ -139,7 +155,10 @@ class _Parser:
 
     def _not(self) -> pc.Expression:
         if self._accept("kw", "not"):
-            return pc.invert(self._not())
+            self._deeper()
+            expr = pc.invert(self._not())
+            self.depth -= 1
+            return expr
         return self._cmp()
 
     def _cmp(self) -> pc.Expression:
@@ -165,12 +184,12 @@ class _Parser:
             try:
                 value_set = pa.array(values)
             except (pa.ArrowInvalid, pa.ArrowTypeError):
-                raise WhereError(f"the values of an 'in' list must share one type in {self.text!r}") from None
+                raise WhereError(f"the values of an 'in' list must share one type in {self.shown}") from None
             expr = pc.is_in(left, value_set=value_set)
         elif (string_op := self._accept("kw", *_STRING_OPS)) is not None:
             expr = _STRING_OPS[string_op](left, self._string())
         elif negate:
-            raise WhereError(f"'not' must be followed by in/contains/startswith/endswith in {self.text!r}")
+            raise WhereError(f"'not' must be followed by in/contains/startswith/endswith in {self.shown}")
         else:
             return left
         return pc.invert(expr) if negate else expr
@@ -191,13 +210,18 @@ class _Parser:
 
     def _unary(self) -> pc.Expression:
         if self._accept("op", "-"):
-            return pc.negate(self._unary())
+            self._deeper()
+            expr = pc.negate(self._unary())
+            self.depth -= 1
+            return expr
         return self._atom()
 
     def _atom(self) -> pc.Expression:
         if self._accept("op", "("):
+            self._deeper()
             expr = self._or()
             self._expect("op", ")")
+            self.depth -= 1
             return expr
         token = self._peek()
         if token is not None and token[0] == "name":
@@ -211,7 +235,7 @@ class _Parser:
     def _string(self) -> str:
         value = self._literal()
         if not isinstance(value, str):
-            raise WhereError(f"expected a quoted string in {self.text!r}")
+            raise WhereError(f"expected a quoted string in {self.shown}")
         return value
 
     def _literal(self) -> object:
@@ -226,7 +250,7 @@ class _Parser:
                 return value
         token = self._peek()
         found = f"{token[1]!r} at position {token[2]}" if token else "end of expression"
-        raise WhereError(f"expected a value, found {found} in {self.text!r}")
+        raise WhereError(f"expected a value, found {found} in {self.shown}")
 
 
 def parse_where(text: str, known: set[str] | None = None) -> Where:
@@ -236,5 +260,5 @@ def parse_where(text: str, known: set[str] | None = None) -> Where:
     if known is not None:
         unknown = sorted(n for n in parser.names if n not in known and n.split(".")[0] not in known)
         if unknown:
-            raise WhereError(f"unknown column {unknown[0]!r} in {text!r}; known: {', '.join(sorted(known))}")
+            raise WhereError(f"unknown column {unknown[0]!r} in {_shown(text)}; known: {', '.join(sorted(known))}")
     return Where(text=text, expression=expression, names=parser.names)

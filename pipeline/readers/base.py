@@ -19,9 +19,35 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.pipeline.identity import make_sample_id, sha256_hex
+from mmcurate.pipeline.params import check_params, param
 from mmcurate.schemas import sample as S
 
-__all__ = ["WorkUnit", "Reader", "media_kind", "media_item", "sample_row", "rejected_row"]
+__all__ = ["InputError", "WorkUnit", "Reader", "media_kind", "media_item", "sample_row", "rejected_row",
+           "unencodable", "safe_locator"]
+
+
+class InputError(ValueError):
+    """A whole input cannot be read as configured; the message is one line naming the file and the fix."""
+
+
+def unencodable(text: str) -> str | None:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate and where), or None when it can."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return f"lone surrogate U+{ord(text[exc.start]):04X} at character {exc.start}"
+    return None
+
+
+def safe_locator(name: str) -> str:
+    """``name`` as writable UTF-8: bytes that were not UTF-8 (surrogate-escaped by the OS or ``tarfile``)
+    become ``\\xNN``, any other lone surrogate ``\\udNNN``; valid text is returned unchanged."""
+    if unencodable(name) is None:
+        return name
+    try:
+        return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 @dataclass(frozen=True)
@@ -41,7 +67,10 @@ class Reader(ABC):
     """Subclasses are dataclass configs; they pickle cheaply and do I/O only in ``read_unit``."""
 
     name: ClassVar[str]
-    unit_rows: int = 500
+    unit_rows: int = param(500, doc="rows per work unit (the grain of output and resume)", ge=1)
+
+    def __post_init__(self) -> None:
+        check_params(self)
 
     @abstractmethod
     def plan(self) -> list[dict[str, Any]]:
@@ -83,7 +112,13 @@ def sample_row(
     caption: str | None, url: str | None = None, meta_json: str | None = None, flags: list[str] | None = None,
     kind: str | None = None,
 ) -> dict[str, Any]:
-    """An ok row: ids derived from content, bookkeeping filled in; media kind sniffed unless given."""
+    """An ok row: ids derived from content, bookkeeping filled in; media kind sniffed unless given.
+
+    Names and text that cannot be written as UTF-8 are escaped here as a last net (readers reject such
+    captions first); an escaped caption carries the flag ``text_escaped``."""
+    source, locator = safe_locator(source), safe_locator(locator)
+    if caption is not None and unencodable(caption):
+        caption, flags = safe_locator(caption), [*(flags or []), "text_escaped"]
     content = b"".join(media)
     return {
         S.SAMPLE_ID: make_sample_id(source, locator, content, caption),
@@ -99,6 +134,8 @@ def rejected_row(
     error: str, caption: str | None = None, url: str | None = None,
 ) -> dict[str, Any]:
     """A row the reader could not produce; its id hashes the locator so it is still unique."""
+    source, locator = safe_locator(source), safe_locator(locator)
+    caption, error = safe_locator(caption) if caption is not None else None, safe_locator(error)
     return {
         S.SAMPLE_ID: make_sample_id(source, locator, b"", None),
         S.SOURCE: source, S.LOCATOR: locator, S.URL: url, S.CAPTION: caption,

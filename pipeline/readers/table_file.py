@@ -1,9 +1,13 @@
-"""Parquet, JSONL, CSV and TSV files whose rows carry image bytes, image paths or URLs, plus a caption.
+"""Parquet, JSONL, JSON-array, CSV and TSV files whose rows carry image bytes, image paths or URLs, plus a caption.
 
 A row with no image field but a URL (``url_column``) is a URL-list row: it enters with empty media
 and the download stage fetches it. Columns other than image, caption and URL are kept verbatim as
-``meta_json``. Units are row ranges. For JSONL the plan records the byte offset of each unit's first line, so a
-unit is read without scanning the lines before it. Image paths are resolved relative to the file.
+``meta_json`` (see :mod:`.values`: captions must be text, binary extras are dropped with a note).
+CSV/TSV and JSON-array units are byte or character ranges found once at planning
+(:mod:`.table_formats`), so no unit re-parses the whole file; every CSV value is read as text.
+Parquet units are row ranges; a file without Parquet magic is one ``unreadable_file`` reject. For JSONL
+the plan records the byte offset of each unit's first line, so a unit is read without scanning the
+lines before it. Image paths are resolved relative to the file.
 JSONL cannot hold raw bytes: an image field there is a path, or base64 when ``image_encoding`` says so.
 """
 
@@ -11,49 +15,78 @@ from __future__ import annotations
 
 import base64
 import binascii
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.identity import decode_caption_bytes
-from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
+from mmcurate.pipeline.params import param
+from mmcurate.pipeline.readers.base import InputError, Reader, WorkUnit, rejected_row, sample_row
+from mmcurate.pipeline.readers.table_formats import (
+    RaggedRow,
+    plan_delimited,
+    plan_json_array,
+    read_delimited,
+    read_json_array,
+)
+from mmcurate.pipeline.readers.values import ValueReject, caption_text, meta_json, url_text
 from mmcurate.schemas.sample import SAMPLE_SCHEMA
 from mmcurate.schemas.table import to_table
 
 __all__ = ["TableFileReader"]
 
 
+TABLE_KINDS = ("parquet", "jsonl", "json", "csv", "tsv")
+
+
 @dataclass(kw_only=True)
 class TableFileReader(Reader):
-    """``format`` is taken from the extension when ``auto`` (.parquet / .jsonl / .json lines)."""
+    """``format`` ``auto`` takes a table extension at its word, else detects the kind from the content."""
 
     name: ClassVar[str] = "table_reader_v1"
     path: str
-    format: Literal["auto", "parquet", "jsonl", "csv", "tsv"] = "auto"
+    format: str = param("auto", doc="file format; auto: by extension, else by content",
+                        choices=("auto", *TABLE_KINDS))
     image_column: str = "image"
     caption_column: str = "caption"
     url_column: str | None = None
     image_encoding: Literal["auto", "path", "base64"] = "auto"
-    max_file_bytes: int = 64 * 1024**2
+    max_file_bytes: int = param(64 * 1024**2, doc="image files larger than this are rejected too_large", ge=1)
+    encoding: str = param("utf-8", doc="text encoding of CSV/TSV/JSON files (ASCII-compatible, e.g. cp1252)")
+    caption_join: str | None = param(None, doc="join a list-of-strings caption with this separator; "
+                                     "None: such a caption is rejected caption_type")
 
     def _format(self) -> str:
         if self.format != "auto":
             return self.format
         suffix = Path(self.path).suffix.lower()
-        return {".parquet": "parquet", ".csv": "csv", ".tsv": "tsv"}.get(suffix, "jsonl")
+        by_ext = {".parquet": "parquet", ".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".json": "json"}
+        if suffix in by_ext:
+            return by_ext[suffix]
+        from mmcurate.pipeline.readers.detect import detect_input_kind
+
+        kind = detect_input_kind(self.path)
+        if kind not in TABLE_KINDS:
+            raise InputError(f"{self.path}: looks like {kind} input, not a table file; use kind: {kind}")
+        return kind
+
+    def _delimiter(self) -> str:
+        return "\t" if self._format() == "tsv" else ","
 
     def plan(self) -> list[dict[str, Any]]:
-        if self._format() in ("csv", "tsv"):
-            n = self._read_delimited().num_rows
-            return [{"start": s, "count": min(self.unit_rows, n - s)} for s in range(0, n, self.unit_rows)]
-        if self._format() == "parquet":
-            n = pq.ParquetFile(self.path).metadata.num_rows
+        fmt = self._format()
+        if fmt in ("csv", "tsv"):
+            return plan_delimited(self.path, self.unit_rows, self._delimiter(), self.encoding)
+        if fmt == "json":
+            return plan_json_array(self.path, self.unit_rows, self.encoding)
+        if fmt == "parquet":
+            try:
+                n = _parquet_rows(self.path)
+            except (OSError, pa.ArrowException) as exc:  # one reject for the whole file, other inputs go on
+                return [{"file_error": f"not a readable Parquet file: {str(exc)[:300]}"}]
             return [{"start": s, "count": min(self.unit_rows, n - s)} for s in range(0, n, self.unit_rows)]
         units, offset, count, start = [], 0, 0, 0
         with open(self.path, "rb") as fh:
@@ -69,31 +102,28 @@ class TableFileReader(Reader):
             units.append({"offset": start, "count": count})
         return units
 
-    def _read_delimited(self) -> pa.Table:
-        # Every column as text: a CSV caption "007" must stay "007", and ids must not become floats.
-        delimiter = "\t" if self._format() == "tsv" else ","
-        options = pacsv.ParseOptions(delimiter=delimiter)
-        with open(self.path, newline="", encoding="utf-8") as fh:
-            names = next(csv.reader(fh, delimiter=delimiter), [])
-        convert = pacsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True)
-        return pacsv.read_csv(self.path, parse_options=options, convert_options=convert)
-
     def _records(self, spec: dict[str, Any]) -> list[dict[str, Any] | Exception]:
-        if self._format() in ("csv", "tsv"):
-            return self._read_delimited().slice(spec["start"], spec["count"]).to_pylist()
-        if self._format() == "parquet":
+        fmt = self._format()
+        if fmt in ("csv", "tsv"):
+            return read_delimited(self.path, spec, self._delimiter(), self.encoding)
+        if fmt == "json":
+            return read_json_array(self.path, spec, self.encoding)
+        if fmt == "parquet":
             table = _read_parquet_rows(self.path, spec["start"], spec["count"])
             return table.to_pylist()
         out: list[dict[str, Any] | Exception] = []
+        codec = "utf-8-sig" if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else self.encoding
         with open(self.path, "rb") as fh:
             fh.seek(spec["offset"])
             for _ in range(spec["count"]):
                 line = fh.readline()
-                try:
-                    obj = json.loads(line.decode("utf-8"))
+                try:  # a BOM before the first line is not part of the JSON
+                    obj = json.loads(line.decode(codec))
                     out.append(obj if isinstance(obj, dict) else ValueError("JSONL line is not an object"))
                 except ValueError as exc:
                     out.append(exc)
+                except RecursionError:
+                    out.append(ValueError("JSON nested too deep"))
         return out
 
     def _image_bytes(self, value: Any) -> bytes:
@@ -112,6 +142,10 @@ class TableFileReader(Reader):
 
     def read_unit(self, unit: WorkUnit) -> pa.Table:
         spec = unit.spec_dict()
+        if "file_error" in spec:
+            row = rejected_row(unit, 0, 1, source=self.path, locator="(whole file)", stage=self.name,
+                               reason=self.reason("unreadable_file"), error=spec["file_error"])
+            return to_table([row], SAMPLE_SCHEMA)
         first = spec.get("start", 0) if "start" in spec else None
         records = self._records(spec)
         rows = []
@@ -122,22 +156,24 @@ class TableFileReader(Reader):
 
     def _row(self, unit: WorkUnit, i: int, n: int, locator: str, rec: dict[str, Any] | Exception) -> dict[str, Any]:
         common = {"source": self.path, "locator": locator, "stage": self.name}
+        if isinstance(rec, RaggedRow):
+            return rejected_row(unit, i, n, reason=self.reason("ragged_row"), error=str(rec), **common)
         if isinstance(rec, Exception):
             return rejected_row(unit, i, n, reason=self.reason("bad_record"), error=str(rec), **common)
-        caption = rec.get(self.caption_column)
-        url = rec.get(self.url_column) if self.url_column else None
-        flags: list[str] = []
-        if isinstance(caption, (bytes, bytearray)):
-            try:
-                caption, flag = decode_caption_bytes(bytes(caption))
-            except UnicodeDecodeError as exc:
-                return rejected_row(unit, i, n, reason=self.reason("caption_encoding"), error=str(exc), url=url, **common)
-            flags += [flag] if flag else []
-        elif caption is not None and not isinstance(caption, str):
-            caption = str(caption)
+        try:
+            url = url_text(rec.get(self.url_column)) if self.url_column else None
+        except ValueReject as exc:
+            return rejected_row(unit, i, n, reason=self.reason(exc.code), error=str(exc), **common)
+        try:
+            caption, flag = caption_text(rec.get(self.caption_column), self.caption_join)
+            extra = {k: v for k, v in rec.items() if k not in (self.image_column, self.caption_column, self.url_column)}
+            meta, dropped = meta_json(extra)
+        except ValueReject as exc:
+            return rejected_row(unit, i, n, reason=self.reason(exc.code), error=str(exc), url=url, **common)
+        flags = [f for f in (flag, "meta_binary_dropped" if dropped else None) if f]
         if rec.get(self.image_column) is None and url:
             return sample_row(unit, i, n, source=self.path, locator=locator, media=[], caption=caption, url=url,
-                              meta_json=self._meta(rec), flags=flags)
+                              meta_json=meta, flags=flags)
         try:
             data = self._image_bytes(rec.get(self.image_column))
         except (OSError, TypeError, OverflowError, binascii.Error, ValueError) as exc:
@@ -145,13 +181,20 @@ class TableFileReader(Reader):
             return rejected_row(unit, i, n, reason=self.reason(code), error=f"{type(exc).__name__}: {exc}",
                                 caption=caption, url=url, **common)
         return sample_row(unit, i, n, source=self.path, locator=locator, media=[data], caption=caption, url=url,
-                          meta_json=self._meta(rec), flags=flags)
+                          meta_json=meta, flags=flags)
 
-    def _meta(self, rec: dict[str, Any]) -> str | None:
-        """Columns other than image, caption and URL, kept verbatim for the user."""
-        extra = {k: v for k, v in rec.items() if k not in (self.image_column, self.caption_column, self.url_column)}
-        return json.dumps(extra, sort_keys=True, default=str, ensure_ascii=False) if extra else None
 
+def _parquet_rows(path: str) -> int:
+    """Row count from the footer, after checking the ``PAR1`` magic at both ends."""
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(0, size - 4))
+        tail = fh.read(4)
+    if head != b"PAR1" or tail != b"PAR1":
+        raise OSError(f"{path}: no PAR1 magic at both ends")
+    return pq.ParquetFile(path).metadata.num_rows
 
 def _read_parquet_rows(path: str, start: int, count: int) -> pa.Table:
     """Rows [start, start+count) reading only the row groups that overlap them."""

@@ -1,0 +1,102 @@
+"""Which reader an input path needs, judged by content and layout rather than by its name.
+
+A file: gzip (a ``.tar.gz`` holding a tar is ``webdataset``), a tar header (``ustar`` at byte 257),
+the Parquet magic ``PAR1``, a JSON array (``[``) versus JSON lines (``{``), else delimited text
+(tabs: ``tsv``, commas: ``csv``). A folder: only tar files is ``webdataset``; media files and sidecars
+is ``folder``; only table files, or tars and media at once, is refused with a message saying how to choose. Anything else raises
+:class:`InputError` with one line naming the path and the ``kind`` to set.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import zlib
+from pathlib import Path
+
+from mmcurate.pipeline.readers.base import InputError
+
+__all__ = ["INPUT_KINDS", "detect_input_kind"]
+
+INPUT_KINDS = ("folder", "webdataset", "parquet", "jsonl", "json", "csv", "tsv")
+_HEAD = 64 * 1024
+_MAX_LISTED = 10_000  # a folder's kind is judged from at most this many entries
+
+
+def _is_tar(head: bytes) -> bool:
+    return len(head) >= 262 and head[257:262] == b"ustar"
+
+
+def _gunzip_head(path: str) -> bytes:
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read(1024)
+    except (OSError, EOFError, zlib.error):
+        return b""
+
+
+def _file_kind(path: str) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(_HEAD)
+    name = Path(path).name
+    if head[:2] == b"\x1f\x8b":
+        if _is_tar(_gunzip_head(path)):
+            return "webdataset"
+        raise InputError(f"{path}: gzip-compressed, but not a tar; decompress it (tables are read uncompressed)")
+    if _is_tar(head):
+        return "webdataset"
+    if head[:4] == b"PAR1":
+        return "parquet"
+    if not head.strip():
+        raise InputError(f"{path}: empty file; nothing to read")
+    if b"\x00" in head:
+        raise InputError(f"{path}: binary content that is not tar, gzip or Parquet; set kind on this input if it is")
+    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if text.startswith("["):
+        return "json"
+    if text.startswith("{"):
+        return "jsonl"
+    first = text.split("\n", 1)[0]
+    if first.count("\t") > first.count(","):
+        return "tsv"
+    if "," in first:
+        return "csv"
+    raise InputError(f"{path}: cannot tell the kind of {name!r} from its content; set kind "
+                     f"(one of {', '.join(INPUT_KINDS)}) on this input")
+
+
+def _folder_kind(path: str) -> str:
+    tars, media, tables, seen = 0, 0, 0, 0
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for f in filenames:
+            full = os.path.join(dirpath, f)
+            if f.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
+                continue
+            seen += 1
+            lower = f.lower()
+            if lower.endswith((".tar", ".tar.gz", ".tgz")):
+                tars += 1
+            elif lower.endswith((".parquet", ".jsonl", ".csv", ".tsv")):
+                tables += 1
+            elif not lower.endswith((".txt", ".json")):
+                media += 1
+        if seen >= _MAX_LISTED:
+            break
+    if tars and media:
+        raise InputError(f"{path}: folder holds both {tars} tar file(s) and {media} other file(s); "
+                         "set kind: webdataset to read the tars or kind: folder to read each file as media")
+    if tables and not (tars or media):
+        raise InputError(f"{path}: folder holds only table files ({tables}); give each file as its own input")
+    return "webdataset" if tars else "folder"
+
+
+def detect_input_kind(path: str) -> str:
+    """The reader kind for ``path`` (one of :data:`INPUT_KINDS`); raise :class:`InputError` when unclear."""
+    if "://" in path or path.startswith("pipe:"):
+        raise InputError(f"{path[:200]}: remote inputs are not detected; set kind on this input")
+    if os.path.isdir(path):
+        return _folder_kind(path)
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file or folder")
+    return _file_kind(path)
