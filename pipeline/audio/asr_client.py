@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmcurate.pipeline.mixture.chat_client import _RETRY_STATUS, ChatError
+from mmcurate.pipeline.mixture.chat_client import ChatError, post_json
 from mmcurate.pipeline.sinks.atomic import atomic_write
 
 __all__ = ["AsrConfig", "AsrClient", "ChatError"]
@@ -105,24 +102,7 @@ class AsrClient:
         raise AssertionError("unreachable")
 
     def _post(self, data: bytes, ctype: str) -> str:
-        headers = {"Content-Type": ctype}
-        token = os.environ.get(self.config.api_key_env)
-        if token:
-            headers["Authorization"] = f"Bearer {token}"
-        req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:
-                payload = json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            ra = exc.headers.get("Retry-After") if exc.headers else None
-            raise ChatError(f"llm_http_{exc.code}", exc.read()[:300].decode("utf-8", "replace"),
-                            retryable=exc.code in _RETRY_STATUS,
-                            retry_after=float(ra) if ra and ra.replace(".", "", 1).isdigit() else None) from None
-        except (TimeoutError, urllib.error.URLError, ConnectionError, json.JSONDecodeError) as exc:
-            timeout = isinstance(exc, TimeoutError) or "timed out" in str(exc)
-            reason = "llm_bad_response" if isinstance(exc, json.JSONDecodeError) else (
-                "llm_timeout" if timeout else "llm_connection")
-            raise ChatError(reason, str(exc)[:300], retryable=not isinstance(exc, json.JSONDecodeError)) from None
+        payload = post_json(self.url, data, ctype, self.config.api_key_env, self.config.timeout_s)
         if not isinstance(payload, dict) or not isinstance(payload.get("text"), str):
             raise ChatError("llm_bad_response", json.dumps(payload)[:300])
         return payload["text"]

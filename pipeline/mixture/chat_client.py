@@ -72,6 +72,31 @@ class ChatConfig:
             raise ValueError("max_retries >= 0, timeout_s > 0 and backoff_s >= 0 are required")
 
 
+def post_json(url: str, data: bytes, content_type: str, api_key_env: str, timeout_s: float) -> Any:
+    """POST ``data`` and parse the JSON answer; every failure is a :class:`ChatError` saying if a retry may help.
+
+    Shared by the chat and transcription clients: the key is read from the environment at send time.
+    """
+    headers = {"Content-Type": content_type}
+    key = os.environ.get(api_key_env)
+    if key:
+        headers["Authorization"] = f"Bearer {key}"
+    req = urllib.request.Request(url, data=data, headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+            return json.loads(resp.read().decode("utf-8"))
+    except urllib.error.HTTPError as exc:
+        ra = exc.headers.get("Retry-After") if exc.headers else None
+        raise ChatError(f"llm_http_{exc.code}", exc.read()[:300].decode("utf-8", "replace"),
+                        retryable=exc.code in _RETRY_STATUS,
+                        retry_after=float(ra) if ra and ra.replace(".", "", 1).isdigit() else None) from None
+    except (TimeoutError, urllib.error.URLError, ConnectionError, json.JSONDecodeError) as exc:
+        timeout = isinstance(exc, TimeoutError) or "timed out" in str(exc)
+        reason = "llm_bad_response" if isinstance(exc, json.JSONDecodeError) else (
+            "llm_timeout" if timeout else "llm_connection")
+        raise ChatError(reason, str(exc)[:300], retryable=not isinstance(exc, json.JSONDecodeError)) from None
+
+
 def request_key(body: dict[str, Any]) -> str:
     """sha256 of the canonical JSON of a request body: the cache key."""
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
@@ -124,25 +149,7 @@ class ChatClient:
         raise AssertionError("unreachable")
 
     def _post(self, data: bytes) -> str:
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.config.api_key_env)
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-        try:
-            with urllib.request.urlopen(req, timeout=self.config.timeout_s) as resp:
-                payload = json.loads(resp.read().decode("utf-8"))
-        except urllib.error.HTTPError as exc:
-            ra = exc.headers.get("Retry-After") if exc.headers else None
-            raise ChatError(f"llm_http_{exc.code}", exc.read()[:300].decode("utf-8", "replace"),
-                            retryable=exc.code in _RETRY_STATUS,
-                            retry_after=float(ra) if ra and ra.replace(".", "", 1).isdigit() else None) from None
-        except (TimeoutError, urllib.error.URLError, ConnectionError, json.JSONDecodeError) as exc:
-            timeout = isinstance(exc, TimeoutError) or "timed out" in str(exc)
-            reason = "llm_bad_response" if isinstance(exc, json.JSONDecodeError) else (
-                "llm_timeout" if timeout else "llm_connection")
-            raise ChatError(reason, str(exc)[:300],
-                            retryable=not isinstance(exc, json.JSONDecodeError)) from None
+        payload = post_json(self.url, data, "application/json", self.config.api_key_env, self.config.timeout_s)
         try:
             return str(payload["choices"][0]["message"]["content"])
         except (KeyError, IndexError, TypeError):
