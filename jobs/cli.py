@@ -1,73 +1,94 @@
-"""The ``mmcurate`` command line: ``run`` a job, the ``demo``, ``train-vqvae``, ``stats``/``inspect``/``export``.
+"""The ``mmcurate`` command line: ``run`` a job, list its ``steps``, ``config show``, the ``demo``,
+``train-vqvae``, and ``stats``/``inspect``/``export`` over an output.
 
-Without ``--address`` Ray starts locally (the embedded default); with it the same job runs on a
-cluster, whose workers import the installed ``mmcurate`` package.
+A job is checked whole (names, types, ranges, paths) before Ray starts; a mistake is one line on
+stderr and exit code 2. Without ``--address`` Ray starts locally (the embedded default); with it the
+same job runs on a cluster, whose workers import the installed ``mmcurate`` package.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import json
 import logging
 import sys
-from importlib import resources
-from pathlib import Path
+from importlib.metadata import version as package_version
+from typing import Any
 
-from mmcurate.jobs.config import ConfigError, InputConfig, JobConfig, load_config
+import yaml
+
 from mmcurate.jobs.funnel import format_funnel
+from mmcurate.jobs.job_file import Job, resolved_data
+from mmcurate.jobs.load import default_job_path, load_job
+from mmcurate.jobs.preflight import PreflightError, check_output_dir, check_step_paths
 from mmcurate.jobs.stats import cli as stats_cli
+from mmcurate.jobs.typed import ConfigError
+from mmcurate.jobs.yaml_safe import YamlError
 from mmcurate.pipeline.output_state import OutputMismatch
+from mmcurate.pipeline.readers.base import InputError
 
-__all__ = ["main", "run_job", "default_config_path"]
+__all__ = ["main", "run_job", "default_job_path", "USER_ERRORS"]
 
 log = logging.getLogger("mmcurate")
+# Mistakes a user makes and can fix from the message: one line, exit 2, never a traceback.
+USER_ERRORS = (ConfigError, YamlError, InputError, PreflightError, OutputMismatch, FileNotFoundError)
 
 
-def default_config_path(name: str = "image_text.yaml") -> Path:
-    return Path(str(resources.files("mmcurate.jobs").joinpath("configs", name)))
+def mmcurate_version() -> str:
+    return package_version("mmcurate")
 
 
-def _input_for(path: str, template: InputConfig) -> InputConfig:
-    p = Path(path)
-    suffixes = {".parquet": "parquet", ".csv": "csv", ".tsv": "tsv", ".tar": "webdataset", ".jsonl": "jsonl"}
-    kind = "folder" if p.is_dir() else suffixes.get(p.suffix.lower(), "jsonl")
-    return dataclasses.replace(template, kind=kind, path=path)
+def preflight(job: Job) -> None:
+    """Cheap filesystem checks of the job's own paths, before Ray starts."""
+    if "://" not in job.output.path:
+        check_output_dir(job.output.path)
+    check_step_paths(resolved_data(job)["steps"])
 
 
-def run_job(cfg: JobConfig, *, address: str | None = None, overwrite: bool = False, use_ray: bool = True,
-            progress: bool = True) -> dict:
-    """Start or join Ray, run the job, return its funnel."""
-    from mmcurate.jobs.config import config_hash
-    from mmcurate.jobs.image_text import build_pipeline
+def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, use_ray: bool = True,
+            progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
+    """Start or join Ray, run the job, return its funnel; ``job.json`` records how it was made."""
+    from mmcurate.jobs.build import build_pipeline
+    from mmcurate.jobs.job_file import config_hash
     from mmcurate.pipeline.execute import run_pipeline
 
+    preflight(job)
     if use_ray:
         from mmcurate.pipeline.faults import fault_env
         from mmcurate.pipeline.ray_session import init_ray
 
-        init_ray(address=address or cfg.ray.address, num_cpus=cfg.ray.num_cpus,
-                 object_store_memory=cfg.ray.object_store_memory, env_vars=fault_env(), progress=progress)
-    funnel = run_pipeline(build_pipeline(cfg), config_hash=config_hash(cfg), use_ray=use_ray, overwrite=overwrite,
-                          progress=progress)
-    if cfg.mixture.enabled:
-        from mmcurate.jobs.mixture import run_mixture
+        init_ray(address=address or job.ray.address, num_cpus=job.ray.num_cpus,
+                 object_store_memory=job.ray.object_store_memory, env_vars=fault_env(), progress=progress)
+    record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
+    return run_pipeline(build_pipeline(job), config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
+                        progress=progress, record=record)
 
-        funnel["mixture"] = run_mixture(cfg.mixture, cfg.output, config_hash(cfg))
-    return funnel
+
+def _job_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("job", nargs="?", help="job file (YAML, or a job.json of an earlier run); "
+                                               "default: the packaged image-text job")
+    parser.add_argument("--input", action="append", default=[], help="input path, kind judged by content (repeatable)")
+    parser.add_argument("--output", help="output folder or s3:// prefix (overrides output.path)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override: steps.3.min_side=64, image_decode.min_side=64, output.max_rows=500")
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mmcurate", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"mmcurate {mmcurate_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run a job config (resumes if the output folder has a partial run)")
-    run.add_argument("config", help="job YAML, e.g. jobs/configs/image_text.yaml")
-    run.add_argument("--input", action="append", default=[], help="input folder/Parquet/JSONL (repeatable)")
-    run.add_argument("--output", help="output folder (overrides the config)")
+    run = sub.add_parser("run", help="run a job (resumes if the output folder has a partial run of it)")
+    _job_arguments(run)
     run.add_argument("--address", help="Ray cluster address; default: start Ray locally")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-    run.add_argument("--overwrite", action="store_true", help="discard output of a different config and start over")
+    run.add_argument("--local", action="store_true", help="run in this process without Ray (small jobs)")
+    run.add_argument("--overwrite", action="store_true", help="discard output of a different job and start over")
     run.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
-    demo = sub.add_parser("demo", help="generate a realistic input and run the default job end to end")
+    steps = sub.add_parser("steps", help="list every step a job can use, with its parameters")
+    steps.add_argument("--json", action="store_true", help="a JSON list of {name, kind, class, doc, params}")
+    config = sub.add_parser("config", help="job files: `config show` prints the resolved job")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    _job_arguments(config_sub.add_parser("show", help="print the resolved job as YAML (runs nothing)"))
+    demo = sub.add_parser("demo", help="generate a realistic input and run the demo job end to end")
     demo.add_argument("out", nargs="?", default="mmcurate-demo", help="demo folder (input/ and output/ inside)")
     demo.add_argument("--address", help="Ray cluster address; default: start Ray locally")
     demo.add_argument("--scenes", type=int, default=220, help="generated scene images")
@@ -77,13 +98,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_run(args: argparse.Namespace) -> dict:
-    cfg = load_config(args.config, args.set)
-    if args.input:
-        cfg = dataclasses.replace(cfg, inputs=[_input_for(p, cfg.inputs[0]) for p in args.input])
-    if args.output:
-        cfg = dataclasses.replace(cfg, output=args.output)
-    return run_job(cfg, address=args.address, overwrite=args.overwrite, progress=not args.no_progress)
+def _print_steps(as_json: bool) -> None:
+    from dataclasses import asdict
+
+    from mmcurate.jobs.catalog import describe_steps
+
+    steps = describe_steps()
+    if as_json:
+        print(json.dumps([{**asdict(s), "class": s.cls} for s in steps], indent=2, default=str))
+        return
+    for s in steps:
+        print(f"{s.name:<20} {s.kind:<7} {s.doc}")
+        for key, info in s.params.items():
+            print(f"    {key:<26} {info['type']:<24} = {info['default']!r:<14} {info['doc']}")
+
+
+def _cmd_run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+    job = load_job(args.job, args.set, args.input, args.output)
+    return run_job(job, address=args.address, overwrite=args.overwrite, use_ray=not args.local,
+                   progress=not args.no_progress, command=["mmcurate", *argv])
+
+
+def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
+    if args.command == "steps":
+        _print_steps(args.json)
+        return 0
+    if args.command == "config":
+        job = load_job(args.job, args.set, args.input, args.output)
+        print(yaml.safe_dump(resolved_data(job), sort_keys=False), end="")
+        return 0
+    if args.command == "run":
+        funnel = _cmd_run(args, argv)
+    else:
+        from mmcurate.jobs.demo import run_demo
+
+        funnel = run_demo(args.out, address=args.address, n_scenes=args.scenes, progress=not args.no_progress)
+    print(format_funnel(funnel))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -97,17 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command in stats_cli.COMMANDS:
         return stats_cli.dispatch(args)
     try:
-        if args.command == "run":
-            funnel = _cmd_run(args)
-        else:
-            from mmcurate.jobs.demo import run_demo
-
-            funnel = run_demo(args.out, address=args.address, n_scenes=args.scenes, progress=not args.no_progress)
-    except (ConfigError, OutputMismatch, FileNotFoundError) as exc:
+        return _dispatch(args, argv)
+    except USER_ERRORS as exc:
         print(f"mmcurate: error: {exc}", file=sys.stderr)
         return 2
-    print(format_funnel(funnel))
-    return 0
 
 
 if __name__ == "__main__":

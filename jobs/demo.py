@@ -10,17 +10,18 @@ the whole pipeline.
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
-from mmcurate.jobs.cli import default_config_path, run_job
-from mmcurate.jobs.config import InputConfig, JobConfig, load_config
+from mmcurate.jobs.cli import run_job
 from mmcurate.jobs.demo_data import make_demo_folder
 from mmcurate.jobs.demo_server import DemoServer
 from mmcurate.jobs.demo_web import make_tars, make_web_files, serve_image_cases, write_url_list
+from mmcurate.jobs.job_file import Job, resolve
+from mmcurate.jobs.load import default_job_path
+from mmcurate.jobs.yaml_safe import load_yaml
 
-__all__ = ["run_demo", "demo_config", "make_demo_inputs"]
+__all__ = ["run_demo", "demo_job", "make_demo_inputs"]
 
 
 def make_demo_inputs(root: Path, n_scenes: int = 220, n_web: int = 40, seed: int = 0,
@@ -35,17 +36,13 @@ def make_demo_inputs(root: Path, n_scenes: int = 220, n_web: int = 40, seed: int
     }
 
 
-def demo_config(root: Path, out: Path, url_list: Path) -> JobConfig:
-    cfg = load_config(default_config_path(), ["download.allowed_networks=['127.0.0.1/32']",
-                                              "download.total_timeout=8", "download.connect_timeout=2",
-                                              "filters.ocr.enabled=true", "filters.ocr.max_text_area=0.5",
-                                              "mixture.vq_tokenize=true"])
-    inputs = [
-        InputConfig(kind="folder", path=str(root / "local"), unit_rows=100),
-        InputConfig(kind="parquet", path=str(url_list), url_column="url", unit_rows=25),
-        InputConfig(kind="webdataset", path=str(root / "tars")),
-    ]
-    return dataclasses.replace(cfg, inputs=inputs, output=str(out))
+def demo_job(root: Path, out: Path, url_list: Path) -> Job:
+    """The packaged demo job (``jobs/configs/demo.yaml``) with its input paths under ``root``."""
+    data = load_yaml(default_job_path("demo.yaml"))
+    for item in data["inputs"]:
+        item["path"] = str(url_list if item["kind"] == "parquet" else root / item["path"])
+    data["output"]["path"] = str(out)
+    return resolve(data)
 
 
 def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220, progress: bool = True) -> dict[str, Any]:
@@ -58,8 +55,8 @@ def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220
     with DemoServer(inputs / "web") as server:
         # The URL list names this run's port, so each demo run is a fresh job (overwrite), not a resume.
         write_url_list(inputs / "urls.parquet", server.base, pairs, cases)
-        cfg = demo_config(inputs, root / "output", inputs / "urls.parquet")
-        funnel = run_job(cfg, address=address, progress=progress, overwrite=True)
+        job = demo_job(inputs, root / "output", inputs / "urls.parquet")
+        funnel = run_job(job, address=address, progress=progress, overwrite=True)
     from mmcurate.jobs.cli import main as cli_main
 
     cli_main(["stats", str(root / "output"), "--no-progress"])  # writes output/report.html

@@ -17,9 +17,8 @@ def format_funnel(funnel: dict[str, Any]) -> str:
     ]
     for reason, count in funnel["reasons"].items():
         lines.append(f"  {reason:<40} {count:>7}")
-    mix = funnel.get("mixture")
-    if mix and mix.get("packs") is not None:
-        lines.append(f"mixture           {mix['packs']:>9} packs, efficiency {mix['efficiency']:.3f} (mixture/)")
+    for step, summary in funnel.get("outputs", {}).items():  # output steps (balance, pack, token records)
+        lines.append(f"{step:<17} " + ", ".join(f"{k} {v}" for k, v in sorted(summary.items())))
     if "seconds" in funnel:
         lines.append(f"wall time         {funnel['seconds']:>9.1f} s")
     return "\n".join(lines)

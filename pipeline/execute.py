@@ -4,6 +4,10 @@ One code path, two engines. With Ray (the CLI's default; local or ``--address``)
 Ray Dataset: read, every stage (tasks or actor pools), the unit writer, and the driver commits each
 unit's record to the manifest as it streams out. Without Ray (library use, GPU checks) the same
 reader, stages and writer run in this process. Either way the output is byte-identical.
+
+Set-level passes are decided before the first unit is written (:mod:`.pass_runner`) and applied in
+the stream as ordinary stages; output passes run last, over the committed accepted shards. The
+executor names no domain component: it knows row stages, passes and output passes, nothing else.
 """
 
 from __future__ import annotations
@@ -15,68 +19,47 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
 from tqdm import tqdm
 
-from mmcurate.pipeline.dedup.apply import ApplyDedup
-from mmcurate.pipeline.dedup.job_pass import GlobalDedup
-from mmcurate.pipeline.dedup.merge_captions import MergeCaptions
 from mmcurate.pipeline.faults import fault_point
 from mmcurate.pipeline.manifest import Manifest
 from mmcurate.pipeline.output_state import prepare_output
+from mmcurate.pipeline.pass_runner import Step, decide_passes, main_stages
+from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.pipeline.plan import plan_hash, plan_units
+from mmcurate.pipeline.read_units import read_unit, units_dataset
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.pipeline.sinks.unit_writer import UnitWriter
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas.sample import SAMPLE_SCHEMA_VERSION
 
-__all__ = ["Pipeline", "ReadUnits", "run_pipeline"]
+__all__ = ["Pipeline", "run_pipeline"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(kw_only=True)
 class Pipeline:
-    """What a job runs: its inputs, its stages in order, and its sink."""
+    """What a job runs: its inputs, its steps in order (row stages, passes, output passes), its sink."""
 
     readers: Sequence[Reader]
-    stages: Sequence[Stage]
+    steps: Sequence[Step]
     writer: UnitWriter
-    dedup: GlobalDedup | None = None  # a set-level pass before shards are written; None: no dedup
 
-    def stages_with_dedup(self, removals: pa.Table | None) -> list[Stage]:
-        """The main pass's stages, with the dedup decision applied right after the stages it saw."""
-        stages = list(self.stages)
-        if self.dedup is not None and removals is not None:
-            stages.insert(self.dedup.prefix, ApplyDedup(removals=removals))
-            if self.dedup.groups is not None:
-                stages.insert(self.dedup.prefix + 1, MergeCaptions(groups=self.dedup.groups))
-        return stages
+    @property
+    def stages(self) -> list[Stage]:
+        """The row stages alone (what a job without passes runs)."""
+        return [s for s in self.steps if isinstance(s, Stage)]
 
-
-class ReadUnits:
-    """Ray map: rows of (unit_id, input_index, spec) in, the units' sample rows out."""
-
-    def __init__(self, readers: Sequence[Reader]) -> None:
-        self.readers = list(readers)
-
-    def __call__(self, batch: pa.Table) -> pa.Table:
-        tables = [
-            self.readers[row["input_index"]].read_unit(WorkUnit(**row))
-            for row in batch.select(["unit_id", "input_index", "spec"]).to_pylist()
-        ]
-        return pa.concat_tables(tables)
+    def output_passes(self) -> list[OutputPass]:
+        return [s for s in self.steps if isinstance(s, OutputPass)]
 
 
 def _iter_commits_ray(pipeline: Pipeline, stages: list[Stage], units: list[WorkUnit]) -> Any:
-    import ray.data
-
     from mmcurate.pipeline.ray_adapter import actor_cpu_cap, apply_stage
 
-    items = [{"unit_id": u.unit_id, "input_index": u.input_index, "spec": u.spec} for u in units]
-    ds = ray.data.from_items(items, override_num_blocks=len(items))
-    ds = ds.map_batches(ReadUnits(pipeline.readers), batch_format="pyarrow", batch_size=None)
+    ds = units_dataset(pipeline.readers, units)
     cap = actor_cpu_cap(stages)
     for stage in stages:
         ds = apply_stage(ds, stage, cpu_cap=cap)
@@ -87,19 +70,32 @@ def _iter_commits_ray(pipeline: Pipeline, stages: list[Stage], units: list[WorkU
 
 def _iter_commits_local(pipeline: Pipeline, stages: list[Stage], units: list[WorkUnit]) -> Any:
     for unit in units:
-        table = pipeline.readers[unit.input_index].read_unit(unit)
-        table = run_stages(stages, table)
+        table = run_stages(stages, read_unit(pipeline.readers, unit))
         yield from pipeline.writer(table).to_pylist()
 
 
+def _run_output_passes(pipeline: Pipeline, out_dir: str, config_hash: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    context = OutputContext(out_dir=Path(out_dir), config_hash=config_hash)
+    for step in pipeline.output_passes():
+        log.info("output pass %s over the accepted shards", step.name)
+        context.results[step.name] = step.run(context)
+    return context.results
+
+
 def run_pipeline(
-    pipeline: Pipeline, *, config_hash: str, use_ray: bool = True, overwrite: bool = False, progress: bool = True
+    pipeline: Pipeline, *, config_hash: str, use_ray: bool = True, overwrite: bool = False, progress: bool = True,
+    record: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run (or resume) the job into ``pipeline.writer.out_dir``; returns the funnel."""
+    """Run (or resume) the job into ``pipeline.writer.out_dir``; returns the funnel.
+
+    ``record`` (the resolved job, version, command line) is stored in ``job.json`` with the identity.
+    """
     out_dir = pipeline.writer.out_dir
     units = plan_units(pipeline.readers)
     identity = {"config_hash": config_hash, "plan_hash": plan_hash(units), "schema_version": SAMPLE_SCHEMA_VERSION,
-                "units": len(units)}
+                "units": len(units), **(record or {})}
     removed = prepare_output(out_dir, identity, overwrite)
     manifest = Manifest(out_dir)
     done = manifest.committed()
@@ -108,12 +104,8 @@ def run_pipeline(
              len(units), len(done), len(pending), removed)
     started = time.monotonic()
     if pending:
-        removals = None
-        if pipeline.dedup is not None:
-            log.info("dedup pass over %d units (signatures, then one decision for the whole input)", len(units))
-            removals = pipeline.dedup.load_or_compute(out_dir, pipeline.readers, pipeline.stages, units, use_ray)
-            log.info("dedup: %d duplicate rows to remove", removals.num_rows)
-        stages = pipeline.stages_with_dedup(removals)
+        decisions = decide_passes(pipeline.steps, pipeline.readers, units, str(out_dir), use_ray)
+        stages = main_stages(pipeline.steps, decisions)
         run = _iter_commits_ray if use_ray else _iter_commits_local
         commits = run(pipeline, stages, pending)
         bar = tqdm(total=len(units), initial=len(done), unit="unit", desc="committed", disable=not progress)
@@ -133,4 +125,5 @@ def run_pipeline(
     funnel = manifest.funnel()
     funnel["seconds"] = round(time.monotonic() - started, 2)
     funnel["resumed_units"] = len(done)
+    funnel["outputs"] = _run_output_passes(pipeline, str(out_dir), config_hash)
     return funnel

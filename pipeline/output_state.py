@@ -23,7 +23,7 @@ from mmcurate.pipeline.sinks.unit_writer import COMMITS_DIR
 __all__ = ["JOB_FILE", "OutputMismatch", "prepare_output"]
 
 JOB_FILE = "job.json"
-_OWNED_DIRS = (*WRITERS, "rejects", "clips", "dedup", "mixture", "tokens")
+_OWNED_DIRS = (*WRITERS, "rejects", "clips", "passes", "mixture", "tokens")
 _OWNED_FILES = (JOURNAL, MANIFEST_TABLE, STATS_TABLE, JOB_FILE)
 
 

@@ -258,16 +258,26 @@ def _stacked(metrics: list[Metric], reject_schema: pa.Schema | None) -> list[Met
     return [m for m in metrics if m.group != "captions" and all(c.split(".")[0] in names for c in m.columns)]
 
 
-def _dedup_distribution(folder: OutputFolder, thresholds: dict[str, list[float]]) -> list[Distribution]:
-    """Cluster sizes (kept row + its removed duplicates) from ``dedup/removals.parquet``.
+def _duplicate_of(folder: OutputFolder) -> pa.Table | None:
+    """``duplicate_of`` of every row a dedup step removed, over all of the job's pass decisions."""
+    root = folder.removals_path
+    files = sorted(root.glob("*.parquet")) if root.is_dir() else ([root] if root.is_file() else [])
+    parts = []
+    for path in files:
+        if "duplicate_of" in pq.read_schema(path).names:
+            table = pq.read_table(path, columns=["duplicate_of"])
+            parts.append(table.filter(pc.is_valid(table.column("duplicate_of"))))
+    return pa.concat_tables(parts) if parts else None
 
-    The removals table is the dedup decision itself, written in one piece by the job, so reading
-    its two id columns whole is bounded by what the job already held in memory.
+
+def _dedup_distribution(folder: OutputFolder, thresholds: dict[str, list[float]]) -> list[Distribution]:
+    """Cluster sizes (kept row + its removed duplicates) from the dedup steps' decisions (``passes/``).
+
+    A decision table is written in one piece by the job, so reading its id column whole is bounded by
+    what the job already held in memory.
     """
-    if not folder.removals_path.exists():
-        return []
-    removals = pq.read_table(folder.removals_path, columns=["duplicate_of"])
-    if removals.num_rows == 0:
+    removals = _duplicate_of(folder)
+    if removals is None or removals.num_rows == 0:
         return []
     grouped = removals.group_by("duplicate_of", use_threads=False).aggregate([("duplicate_of", "count")])
     sizes = pc.add(grouped["duplicate_of_count"], 1)

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.dedup.job_pass import REMOVALS_PATH
+REMOVALS_PATH = "passes"  # the set-level decisions of a job (one parquet per pass step)
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE
 from mmcurate.pipeline.sinks.atomic import TMP_MARK
 

@@ -2,7 +2,7 @@
 
 Running the pipeline to get a million rows takes hours on a laptop; this writes the same files
 (``parquet/`` shards with the sample schema plus score and ``tokens_*`` columns, ``rejects/``,
-``clips/``, ``dedup/removals.parquet``, ``manifest.*``, ``stats.parquet``, ``job.json``) from numpy
+``clips/``, ``passes/03_dedup_v1.parquet``, ``manifest.*``, ``stats.parquet``, ``job.json``) from numpy
 arrays in seconds. Media items carry their metadata but tiny or no bytes. The manifest is committed
 and finalised through the pipeline's own :class:`~mmcurate.pipeline.manifest.Manifest`, so it is exactly
 what a job would leave.
@@ -222,7 +222,7 @@ def make_synthetic_output(
         root / "clips" / "u00-000000.parquet",
     )
     n_dup = max(rows // 200, 1)
-    (root / "dedup").mkdir(exist_ok=True)
+    (root / "passes").mkdir(exist_ok=True)
     pq.write_table(
         pa.table(
             {
@@ -231,7 +231,7 @@ def make_synthetic_output(
                 "dedup_method": pa.array(["exact_pixels"] * n_dup),
             }
         ),
-        root / "dedup" / "removals.parquet",
+        root / "passes" / "03_dedup_v1.parquet",
     )
     if with_tokens:
         budget = [

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from mmcurate.pipeline.dedup.clusters import connected_components, pair_edges_within_groups, star_edges
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE
-from mmcurate.pipeline.dedup.phash import PHASH, band_keys, hamming
+from mmcurate.pipeline.dedup.phash import PHASH, PHASH_MAX_DISTANCE, band_keys, hamming
 from mmcurate.pipeline.dedup.policy import DEDUP_RESULT_SCHEMA, PRIORITY, KeepPolicy, removal_table
 from mmcurate.pipeline.dedup.semdedup import (
     SemDeDupConfig,
@@ -43,7 +43,13 @@ from mmcurate.pipeline.dedup.semdedup import (
     single_threaded_blas,
     train_centroids,
 )
-from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, anchor_band_keys, padded_signatures, sequences_close
+from mmcurate.pipeline.dedup.video_phash import (
+    VIDEO_PHASH,
+    VIDEO_PHASH_MAX_DISTANCE,
+    anchor_band_keys,
+    padded_signatures,
+    sequences_close,
+)
 from mmcurate.schemas import sample as S
 
 if TYPE_CHECKING:
@@ -187,13 +193,13 @@ def exact_duplicates(table: pa.Table, column: str = PIXEL_SHA256, method: str | 
     return _removals(_key_edges(_explode_exact(table, column)), method or f"exact_{column}_v1")
 
 
-def phash_duplicates(table: pa.Table, max_distance: int = 10) -> pa.Table:
+def phash_duplicates(table: pa.Table, max_distance: int = PHASH_MAX_DISTANCE) -> pa.Table:
     """Rows whose 64-bit ``phash`` is within ``max_distance`` bits of another row's."""
     table = _prepared(table, [PHASH])
     return _removals(_band_edges(_explode_phash(table, max_distance), _hamming_ok(max_distance)), "phash_v1")
 
 
-def video_phash_duplicates(table: pa.Table, max_distance: int = 8) -> pa.Table:
+def video_phash_duplicates(table: pa.Table, max_distance: int = VIDEO_PHASH_MAX_DISTANCE) -> pa.Table:
     """Videos whose frame-pHash sequences are within ``max_distance`` mean bits of another row's."""
     table = _prepared(table, [VIDEO_PHASH])
     return _removals(_band_edges(_explode_video_phash(table, max_distance), _sequence_ok(max_distance)),
@@ -246,14 +252,15 @@ def ray_exact_duplicates(ds: ray.data.Dataset, column: str = PIXEL_SHA256, metho
     return _removals(edges, method or f"exact_{column}_v1")
 
 
-def ray_phash_duplicates(ds: ray.data.Dataset, max_distance: int = 10, num_partitions: int | None = None) -> pa.Table:
+def ray_phash_duplicates(ds: ray.data.Dataset, max_distance: int = PHASH_MAX_DISTANCE,
+                         num_partitions: int | None = None) -> pa.Table:
     """:func:`phash_duplicates` over a Ray Dataset: ``groupby([band, band value])`` finds candidates."""
     edges = _ray_grouped(ds, [PHASH], _explode_phash, {"max_distance": max_distance}, [_BAND, _KEY],
                          _band_edges, {"verify": _hamming_ok(max_distance)}, num_partitions)
     return _removals(edges, "phash_v1")
 
 
-def ray_video_phash_duplicates(ds: ray.data.Dataset, max_distance: int = 8,
+def ray_video_phash_duplicates(ds: ray.data.Dataset, max_distance: int = VIDEO_PHASH_MAX_DISTANCE,
                                num_partitions: int | None = None) -> pa.Table:
     """:func:`video_phash_duplicates` over a Ray Dataset: ``groupby([anchor band, band value])``."""
     edges = _ray_grouped(ds, [VIDEO_PHASH], _explode_video_phash, {"max_distance": max_distance}, [_BAND, _KEY],

@@ -32,9 +32,12 @@ from mmcurate.pipeline.dedup.clusters import pair_edges_within_groups
 from mmcurate.pipeline.stage import Resources, RowStage
 from mmcurate.schemas import sample as S
 
-__all__ = ["PHASH", "phash64", "band_keys", "hamming", "near_duplicate_pairs", "PerceptualHash"]
+__all__ = ["PHASH", "PHASH_MAX_DISTANCE", "phash64", "band_keys", "hamming", "near_duplicate_pairs", "PerceptualHash"]
 
 PHASH = "phash"
+# Near-duplicate radius in bits of 64: the one default every pHash dedup entry point uses. At 4 a
+# re-encode, resize or light crop matches; past ~10, different photos of one scene start to.
+PHASH_MAX_DISTANCE = 4
 _SIZE = 32  # 8 hash bits per side x highfreq_factor 4
 _K = np.arange(_SIZE)
 # Unnormalised DCT-II matrix (scipy.fftpack.dct type 2 convention): D = C @ X @ C.T.

@@ -30,9 +30,11 @@ from mmcurate.pipeline.video.sandbox import run_sandboxed
 from mmcurate.pipeline.video.signature import SIGNATURE_FRAMES, video_signature
 from mmcurate.schemas import sample as S
 
-__all__ = ["VIDEO_PHASH", "ANCHORS", "padded_signatures", "anchor_band_keys", "sequences_close", "VideoPerceptualHash"]
+__all__ = ["VIDEO_PHASH", "VIDEO_PHASH_MAX_DISTANCE",
+           "ANCHORS", "padded_signatures", "anchor_band_keys", "sequences_close", "VideoPerceptualHash"]
 
 VIDEO_PHASH = "video_phash"
+VIDEO_PHASH_MAX_DISTANCE = 8  # mean bits apart per aligned frame: the one default for video dedup
 ANCHORS = (0, SIGNATURE_FRAMES // 2)  # the first sampled frame and the middle one of a full signature
 
 
