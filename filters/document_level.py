@@ -17,7 +17,7 @@ import pyarrow as pa
 from mmcurate.filters.caption_language import detect_language
 from mmcurate.pipeline.filter import Filter
 from mmcurate.pipeline.params import param
-from mmcurate.schemas.document import DOC_NODES, KIND_IMAGE, live_nodes
+from mmcurate.schemas.document import DOC_NODES, KIND_IMAGE, document_rows, live_nodes
 
 __all__ = ["DocumentFilter", "document_scores"]
 
@@ -55,6 +55,9 @@ class DocumentFilter(Filter):
     languages: tuple[str, ...] = param((), doc="allowed language codes; empty allows all")
     min_lang_prob: float = param(0.5, doc="language probability below this counts as unknown", ge=0, le=1)
 
+
+    def applies_to(self, batch: pa.Table) -> pa.Array | None:
+        return document_rows(batch)
     def score_batch(self, batch: pa.Table) -> dict[str, pa.Array]:
         rows = [document_scores(n) for n in batch.column(DOC_NODES).to_pylist()]
         return {f.name: pa.array([r[f.name] for r in rows], f.type) for f in self.writes}

@@ -22,7 +22,7 @@ from mmcurate.pipeline.params import param
 from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
-from mmcurate.schemas.document import DOC_NODES, DOC_NODES_FIELD, KIND_IMAGE, KIND_TEXT
+from mmcurate.schemas.document import DOC_NODES, DOC_NODES_FIELD, KIND_IMAGE, KIND_TEXT, document_rows
 from mmcurate.schemas.table import put_column
 
 __all__ = ["DocumentNodeFilter", "paragraph_scores", "STOP_WORDS"]
@@ -86,6 +86,9 @@ class DocumentNodeFilter(Stage):
             return "paragraph_stop_words"
         return "paragraph_repetition" if s["repeat"] > self.max_repeat else None
 
+
+    def applies_to(self, batch: pa.Table) -> pa.Array | None:
+        return document_rows(batch)
     def process_batch(self, batch: pa.Table) -> pa.Table:
         all_nodes, lost, n_img, n_txt = [], [], [], []
         for nodes, media in zip(batch.column(DOC_NODES).to_pylist(), batch.column(S.MEDIA).to_pylist()):

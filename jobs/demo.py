@@ -21,7 +21,7 @@ from mmcurate.jobs.job_file import Job, resolve
 from mmcurate.jobs.load import default_job_path
 from mmcurate.jobs.yaml_safe import load_yaml
 
-__all__ = ["run_demo", "demo_job", "make_demo_inputs"]
+__all__ = ["run_demo", "demo_job", "demo_job_data", "make_demo_inputs"]
 
 
 def make_demo_inputs(root: Path, n_scenes: int = 220, n_web: int = 40, seed: int = 0,
@@ -36,13 +36,17 @@ def make_demo_inputs(root: Path, n_scenes: int = 220, n_web: int = 40, seed: int
     }
 
 
-def demo_job(root: Path, out: Path, url_list: Path) -> Job:
-    """The packaged demo job (``jobs/configs/demo.yaml``) with its input paths under ``root``."""
+def demo_job_data(root: Path, out: Path, url_list: Path) -> dict[str, Any]:
+    """The packaged demo job (``jobs/configs/demo.yaml``) as data, its input paths under ``root``."""
     data = load_yaml(default_job_path("demo.yaml"))
     for item in data["inputs"]:
         item["path"] = str(url_list if item["kind"] == "parquet" else root / item["path"])
     data["output"]["path"] = str(out)
-    return resolve(data)
+    return data
+
+
+def demo_job(root: Path, out: Path, url_list: Path) -> Job:
+    return resolve(demo_job_data(root, out, url_list))
 
 
 def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220, progress: bool = True) -> dict[str, Any]:

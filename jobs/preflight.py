@@ -60,6 +60,8 @@ def check_checkpoint(path: str | os.PathLike[str] | None, what: str = "checkpoin
     if path is None or str(path) == "":
         return
     file = Path(path).expanduser()
+    if not file.exists() and Path(f"{file}.safetensors").is_file():
+        file = Path(f"{file}.safetensors")  # a checkpoint stem: <stem>.safetensors beside <stem>.json
     if not file.exists():
         raise PreflightError(f"{what} {file} does not exist; give the path of a local file (nothing is downloaded)")
     if not file.is_file():

@@ -14,10 +14,11 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mmcurate.schemas.sample import sample_schema
 
-__all__ = ["DOCUMENT_SCHEMA_VERSION", "NODE_TYPE", "DOC_NODES", "DOC_NODES_FIELD", "DOCUMENT_SCHEMA",
+__all__ = ["document_rows", "DOCUMENT_SCHEMA_VERSION", "NODE_TYPE", "DOC_NODES", "DOC_NODES_FIELD", "DOCUMENT_SCHEMA",
            "KIND_TEXT", "KIND_IMAGE", "text_node", "image_node", "live_nodes", "to_obelics"]
 
 DOCUMENT_SCHEMA_VERSION = "document/v1"
@@ -67,3 +68,10 @@ def to_obelics(nodes: list[dict[str, Any]], media: list[dict[str, Any]] | None
             texts.append(None)
             images.append(media[index]["bytes"] if media and index is not None else node.get("url"))
     return texts, images
+
+
+def document_rows(batch: pa.Table) -> pa.Array:
+    """Rows that hold a document (``doc_nodes``): the document steps pass every other row through untouched."""
+    if DOC_NODES not in batch.column_names:
+        return pa.array([False] * batch.num_rows, pa.bool_())
+    return pc.is_valid(batch.column(DOC_NODES))

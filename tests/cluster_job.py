@@ -14,7 +14,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import load_config
+from mmcurate.jobs.load import load_job
 
 
 def main(config_path: str) -> None:
@@ -23,7 +23,7 @@ def main(config_path: str) -> None:
     cluster.add_node(num_cpus=1, object_store_memory=150 * 1024**2)
     cluster.wait_for_nodes()
     try:
-        funnel = run_job(load_config(Path(config_path)), address=cluster.address, progress=False)
+        funnel = run_job(load_job(Path(config_path)), address=cluster.address, progress=False)
         nodes = [n for n in ray.nodes() if n["Alive"]]
         print(json.dumps({"nodes": len(nodes), "funnel": funnel}))
     finally:

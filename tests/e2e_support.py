@@ -7,8 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from mmcurate.jobs.config import JobConfig, config_from_dict
 from mmcurate.jobs.demo_data import DUPLICATE_PREFIX, make_demo_folder
+from mmcurate.jobs.job_file import Job, resolve
+from mmcurate.jobs.load import default_job_path
+from mmcurate.jobs.yaml_safe import load_yaml
 
 
 def make_small_input(root: Path, with_video: bool = False) -> dict[str, str | None]:
@@ -38,19 +40,31 @@ def check_expected_reasons(expected: dict[str, str | None], rejects: list[dict],
         assert (got["reason"] if got else None) == reason, name
 
 
-def job_dict(input_dir: Path, out_dir: Path) -> dict:
+def default_steps(drop: tuple[str, ...] = ("clip_score", "clip_frames")) -> list[dict]:
+    """The packaged default job's steps, without those named in ``drop``."""
+    # The model filters have their own tests and a Ray run in test_demo_inputs; in the many resume and
+    # cluster runs they would only multiply the cost.
+    return [s for s in load_yaml(default_job_path())["steps"] if s["use"] not in drop]
+
+
+NO_MODELS = ("clip_score", "clip_frames")
+MIXTURE = ("synthesize", "count_tokens", "balance", "pack")
+
+
+def step_index(data: dict, use: str) -> int:
+    return next(i for i, s in enumerate(data["steps"]) if s["use"] == use)
+
+
+def job_dict(input_dir: Path, out_dir: Path, drop: tuple[str, ...] = ("clip_score", "clip_frames")) -> dict:
     return {
         "inputs": [{"kind": "folder", "path": str(input_dir), "unit_rows": 16}],
-        "output": str(out_dir),
-        "shards": {"max_rows": 10, "max_bytes": 400_000},
-        # The model filters have their own tests and a Ray run in test_demo_inputs; here they would only
-        # multiply the cost of the many resume and cluster runs.
-        "filters": {"clip": {"enabled": False}},
+        "steps": default_steps(drop),
+        "output": {"path": str(out_dir), "max_rows": 10, "max_bytes": 400_000},
     }
 
 
-def job_config(input_dir: Path, out_dir: Path) -> JobConfig:
-    return config_from_dict(job_dict(input_dir, out_dir))
+def job_config(input_dir: Path, out_dir: Path) -> Job:
+    return resolve(job_dict(input_dir, out_dir))
 
 
 def write_job_yaml(path: Path, input_dir: Path, out_dir: Path) -> Path:
@@ -63,5 +77,5 @@ def folder_digest(root: Path) -> dict[str, str]:
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != "job.json"
     }

@@ -10,13 +10,13 @@ from pathlib import Path
 from e2e_support import folder_digest, make_small_input, write_job_yaml
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import load_config
+from mmcurate.jobs.load import load_job
 
 
 def test_two_node_cluster_matches_local(tmp_path: Path) -> None:
     make_small_input(tmp_path / "input")
     local_cfg = write_job_yaml(tmp_path / "local.yaml", tmp_path / "input", tmp_path / "local")
-    run_job(load_config(local_cfg), use_ray=False, progress=False)
+    run_job(load_job(local_cfg), use_ray=False, progress=False)
     cluster_cfg = write_job_yaml(tmp_path / "cluster.yaml", tmp_path / "input", tmp_path / "cluster")
     done = subprocess.run([sys.executable, str(Path(__file__).with_name("cluster_job.py")), str(cluster_cfg)],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)

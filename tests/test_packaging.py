@@ -45,9 +45,9 @@ def test_subpackages_map_under_mmcurate() -> None:
 
 
 def test_default_job_config_ships_with_the_package() -> None:
-    from mmcurate.jobs.cli import default_config_path
+    from mmcurate.jobs.load import default_job_path
 
-    assert default_config_path().is_file()
+    assert default_job_path().is_file() and default_job_path("demo.yaml").is_file()
 
 
 def test_no_module_loosens_pillows_global_bomb_limit() -> None:

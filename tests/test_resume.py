@@ -18,7 +18,7 @@ import pytest
 from e2e_support import folder_digest, make_small_input, write_job_yaml
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import load_config
+from mmcurate.jobs.load import load_job
 from mmcurate.pipeline.manifest import JOURNAL
 
 CLI = str(Path(sys.executable).with_name("mmcurate"))
@@ -35,7 +35,7 @@ def small_input(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def reference(small_input: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("reference")
     cfg_path = write_job_yaml(base / "job.yaml", small_input, base / "out")
-    run_job(load_config(cfg_path), use_ray=False, progress=False)
+    run_job(load_job(cfg_path), use_ray=False, progress=False)
     return folder_digest(base / "out")
 
 
@@ -96,8 +96,8 @@ def test_external_sigkill_mid_run_then_resume(small_input: Path, reference: dict
 def test_changed_config_is_refused_unless_overwrite(small_input: Path, ray_session: str, tmp_path: Path) -> None:
     cfg = write_job_yaml(tmp_path / "job.yaml", small_input, tmp_path / "out")
     assert _run(["run", str(cfg), "--address", ray_session])[0] == 0
-    code, out = _run(["run", str(cfg), "--address", ray_session, "--set", "decode.min_side=40"])
+    code, out = _run(["run", str(cfg), "--address", ray_session, "--set", "image_decode.min_side=40"])
     assert code == 2 and "--overwrite" in out and "config" in out
-    code, out = _run(["run", str(cfg), "--address", ray_session, "--set", "decode.min_side=40", "--overwrite"])
+    code, out = _run(["run", str(cfg), "--address", ray_session, "--set", "image_decode.min_side=40", "--overwrite"])
     assert code == 0, out[-3000:]
     assert "image_decode_v1:too_small" in out

@@ -16,7 +16,7 @@ import pyarrow as pa
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.schemas import sample as S
-from mmcurate.schemas.document import DOC_NODES
+from mmcurate.schemas.document import DOC_NODES, document_rows
 from mmcurate.tokenizers.interleaved import ImageTooLong, interleave, windows
 from mmcurate.tokenizers.plan import PatchScheme
 
@@ -56,6 +56,9 @@ class InterleavedTokens(RowStage):
 
         return qwen_image_plan(height, width, PatchScheme(self.scheme)).tokens
 
+
+    def applies_to(self, batch: pa.Table) -> pa.Array | None:
+        return document_rows(batch)
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         self.ensure_setup()
         encode = lambda texts: [e.ids for e in self._tok.encode_batch(list(texts))]  # noqa: E731

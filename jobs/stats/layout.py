@@ -19,11 +19,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-REMOVALS_PATH = "passes"  # the set-level decisions of a job (one parquet per pass step)
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE
 from mmcurate.pipeline.sinks.atomic import TMP_MARK
 
 __all__ = ["OutputFolder", "Batch", "BATCH_ROWS", "track"]
+
+REMOVALS_PATH = "passes"  # the set-level decisions of a job (one parquet per pass step)
 
 # Rows per scanned batch: 64k rows of a few numeric columns is a few MB, and big enough that the
 # per-batch overhead of Arrow compute calls is negligible.

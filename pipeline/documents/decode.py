@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from mmcurate.pipeline.decode_image import ImageDecode
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.document import document_rows
 
 __all__ = ["DocumentImageDecode"]
 
@@ -23,4 +24,5 @@ class DocumentImageDecode(ImageDecode):
     name: ClassVar[str] = "image_decode_v1"  # same stage, same reasons: only the row selection differs
 
     def applies_to(self, batch: pa.Table) -> pa.Array | None:
-        return pc.fill_null(pc.greater(pc.list_value_length(batch.column(S.MEDIA)), 0), False)
+        has_media = pc.fill_null(pc.greater(pc.list_value_length(batch.column(S.MEDIA)), 0), False)
+        return pc.and_(has_media, document_rows(batch))

@@ -23,7 +23,7 @@ from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import media_item
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.schemas import sample as S
-from mmcurate.schemas.document import DOC_NODES, DOC_NODES_FIELD, KIND_IMAGE
+from mmcurate.schemas.document import DOC_NODES, DOC_NODES_FIELD, KIND_IMAGE, document_rows
 from mmcurate.schemas.table import put_column
 
 __all__ = ["DocumentImageFetch", "decode_data_uri"]
@@ -58,6 +58,9 @@ class DocumentImageFetch(Stage):
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     max_data_uri_bytes: int = param(256 * 1024, doc="decoded data: URI cap", ge=1)
 
+
+    def applies_to(self, batch: pa.Table) -> pa.Array | None:
+        return document_rows(batch)
     def process_batch(self, batch: pa.Table) -> pa.Table:
         docs = batch.column(DOC_NODES).to_pylist()
         medias = batch.column(S.MEDIA).to_pylist()

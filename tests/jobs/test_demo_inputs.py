@@ -4,7 +4,6 @@ good sample comes out exactly as it does from a clean run that holds only the go
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import shutil
@@ -15,10 +14,10 @@ import pytest
 from e2e_support import check_expected_reasons
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import JobConfig
-from mmcurate.jobs.demo import demo_config, make_demo_inputs
+from mmcurate.jobs.demo import demo_job_data, make_demo_inputs
 from mmcurate.jobs.demo_server import DemoServer
 from mmcurate.jobs.demo_web import write_url_list
+from mmcurate.jobs.job_file import Job, resolve
 
 
 def _accepted(out: Path) -> dict[str, tuple]:
@@ -27,9 +26,11 @@ def _accepted(out: Path) -> dict[str, tuple]:
                                          [(m["width"], m["height"], m["mime"]) for m in r["media"]]) for r in rows}
 
 
-def _no_dedup(cfg: JobConfig) -> JobConfig:
+def _no_dedup(data: dict, inputs: int | None = None) -> Job:
     """Ingest is compared against a clean run here; dedup has its own end-to-end test."""
-    return dataclasses.replace(cfg, dedup=dataclasses.replace(cfg.dedup, enabled=False))
+    data["steps"] = [s for s in data["steps"] if s["use"] != "dedup"]
+    data["inputs"] = data["inputs"][:inputs]
+    return resolve(data)
 
 
 @pytest.fixture(scope="module")
@@ -47,13 +48,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory, ray_session: str) -> dict:
         url_expected = write_url_list(root / "urls.parquet", server.base, expected["web"]["pairs"],
                                       expected["web"]["cases"])
         dirty = root / "out"
-        funnel = run_job(_no_dedup(demo_config(root, dirty, root / "urls.parquet")), address=ray_session,
+        funnel = run_job(_no_dedup(demo_job_data(root, dirty, root / "urls.parquet")), address=ray_session,
                          progress=False)
         good_pairs = [p for i, p in enumerate(expected["web"]["pairs"]) if i != 5]  # 5 carries noai
         write_url_list(clean / "urls.parquet", server.base, expected["web"]["pairs"])
-        cfg = _no_dedup(demo_config(clean, clean / "out", clean / "urls.parquet"))
-        cfg = dataclasses.replace(cfg, inputs=cfg.inputs[:2])
-        run_job(cfg, address=ray_session, progress=False)
+        run_job(_no_dedup(demo_job_data(clean, clean / "out", clean / "urls.parquet"), inputs=2),
+                address=ray_session, progress=False)
     return {"root": root, "expected": expected, "urls": url_expected, "funnel": funnel, "dirty": dirty,
             "clean": clean / "out", "good_pairs": good_pairs}
 

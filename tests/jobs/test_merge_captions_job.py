@@ -1,4 +1,4 @@
-"""``dedup.merge_captions``: the same image under two captions becomes one sample listing both."""
+"""``dedup`` with ``merge_captions``: the same image under two captions becomes one sample listing both."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import shutil
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from e2e_support import job_dict
+from e2e_support import MIXTURE, NO_MODELS, job_dict, step_index
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import config_from_dict
 from mmcurate.jobs.demo_data import make_demo_folder
+from mmcurate.jobs.job_file import resolve
 
 
 def test_duplicate_images_with_other_captions_are_merged(tmp_path: Path) -> None:
@@ -18,10 +18,9 @@ def test_duplicate_images_with_other_captions_are_merged(tmp_path: Path) -> None
     make_demo_folder(src, n_scenes=8, n_crops=0, n_duplicates=0, with_video=False)
     shutil.copyfile(src / "scene_0001.png", src / "copy_of_scene_0001.png")
     (src / "copy_of_scene_0001.txt").write_text("the same picture, described differently")
-    data = job_dict(src, tmp_path / "out")
-    data["dedup"] = {"merge_captions": True}
-    data["mixture"] = {"enabled": False}
-    run_job(config_from_dict(data), use_ray=False, progress=False)
+    data = job_dict(src, tmp_path / "out", drop=NO_MODELS + MIXTURE)
+    data["steps"][step_index(data, "dedup")]["merge_captions"] = True
+    run_job(resolve(data), use_ray=False, progress=False)
     rows = pq.read_table(tmp_path / "out" / "parquet", columns=["locator", "caption", "captions"]).to_pylist()
     kept = [r for r in rows if r["locator"] in ("scene_0001.png", "copy_of_scene_0001.png")]
     assert len(kept) == 1

@@ -1,4 +1,4 @@
-"""``dedup.semantic_eps``: SemDeDup on CLIP image embeddings inside the job's dedup pass."""
+"""``semantic_dedup``: SemDeDup on CLIP image embeddings as a step of the job."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import io
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from e2e_support import job_dict
+from e2e_support import MIXTURE, NO_MODELS, job_dict, step_index
 from PIL import Image
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import config_from_dict
 from mmcurate.jobs.demo_data import make_demo_folder
+from mmcurate.jobs.job_file import resolve
 
 
 def test_semantic_near_copy_is_removed_by_semdedup(tmp_path: Path) -> None:
@@ -22,10 +22,9 @@ def test_semantic_near_copy_is_removed_by_semdedup(tmp_path: Path) -> None:
     original.resize((150, 150)).save(buf, "JPEG", quality=70)  # a resized, lossy copy: not byte- or pixel-equal
     (src / "near_scene_0004.jpg").write_bytes(buf.getvalue())
     (src / "near_scene_0004.txt").write_text((src / "scene_0004.txt").read_text())
-    data = job_dict(src, tmp_path / "out")
-    data["dedup"] = {"exact": False, "phash_max_distance": None, "semantic_eps": 0.01, "keep": "clip_score"}
-    data["mixture"] = {"enabled": False}
-    run_job(config_from_dict(data), use_ray=False, progress=False)
+    data = job_dict(src, tmp_path / "out", drop=NO_MODELS + MIXTURE)
+    data["steps"][step_index(data, "dedup")] = {"use": "semantic_dedup", "eps": 0.01, "keep": "clip_score"}
+    run_job(resolve(data), use_ray=False, progress=False)
     rejects = pq.read_table(tmp_path / "out" / "rejects").to_pylist()
     semantic = [r for r in rejects if r["reason"] == "dedup_v1:semdedup_v1"]
     pair = {"scene_0004.png", "near_scene_0004.jpg"}

@@ -10,13 +10,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from e2e_support import job_dict
+from e2e_support import MIXTURE, NO_MODELS, job_dict, step_index
 from PIL import Image
 from video_helpers import FPS, decode, encode, pan_frames, planted_video_signatures, video_table
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import config_from_dict
 from mmcurate.jobs.demo_data import make_demo_folder
+from mmcurate.jobs.job_file import resolve
 from mmcurate.pipeline.dedup.global_dedup import phash_duplicates, signature_table, video_phash_duplicates
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
 from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, VideoPerceptualHash, padded_signatures, sequences_close
@@ -125,10 +125,10 @@ def test_job_keeps_one_of_two_near_identical_videos_among_images(tmp_path: Path,
     for name, key in (("clip.mp4", "original"), ("clip_reencoded.webm", "vp9_small"), ("other.mp4", "other")):
         (src / name).write_bytes(videos[key])
         (src / name.replace(".mp4", ".txt").replace(".webm", ".txt")).write_text(f"a pan across a photo ({key})")
-    data = job_dict(src, tmp_path / "out")
-    data["mixture"] = {"enabled": False}
-    data["video"] = {"min_short_side": 64}  # the kept copy may be the small one; let it reach the output
-    run_job(config_from_dict(data), use_ray=False, progress=False)
+    data = job_dict(src, tmp_path / "out", drop=NO_MODELS + MIXTURE)
+    # the kept copy may be the small one; let it reach the output
+    data["steps"][step_index(data, "video_resolution")]["min_short_side"] = 64
+    run_job(resolve(data), use_ray=False, progress=False)
     rejects = pq.read_table(tmp_path / "out" / "rejects").to_pylist()
     by_video = [r for r in rejects if r["reason"] == "dedup_v1:video_phash_v1"]
     assert len(by_video) == 1

@@ -11,19 +11,18 @@ import json
 from pathlib import Path
 
 import pytest
-from e2e_support import folder_digest, job_dict, make_small_input
+from e2e_support import MIXTURE, NO_MODELS, folder_digest, job_dict, make_small_input
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.config import config_from_dict
+from mmcurate.jobs.job_file import resolve
 from mmcurate.pipeline import fs
 from mmcurate.pipeline.manifest import JOURNAL, Manifest
 
 
 def _config(input_dir: Path, output: str):  # noqa: ANN202
-    raw = job_dict(input_dir, Path("unused"))
-    raw.update(output=output, dedup={"enabled": False}, mixture={"enabled": False})
-    raw["shards"] = {**raw["shards"], "formats": ["webdataset", "parquet"]}
-    return config_from_dict(raw)
+    raw = job_dict(input_dir, Path("unused"), drop=NO_MODELS + MIXTURE + ("dedup",))
+    raw["output"].update(path=output, formats=["webdataset", "parquet"])
+    return resolve(raw)
 
 
 def _store_digest(root: str) -> dict[str, str]:

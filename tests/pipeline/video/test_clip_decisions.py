@@ -12,8 +12,7 @@ import pytest
 from PIL import Image
 
 from mmcurate.filters.clip_frames import ClipFrameScore
-from mmcurate.jobs.config import config_from_dict
-from mmcurate.jobs.image_text import build_stages
+from mmcurate.jobs.job_file import resolve
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
 from mmcurate.pipeline.video.columns import CLIPS, CLIPS_FIELD
 from mmcurate.pipeline.video.filters import MOTION_DROPPED, VideoMotionFilter, cut_clips, keep_clips
@@ -125,10 +124,12 @@ def test_negative_clip_threshold_is_refused() -> None:
 
 def test_job_config_wires_both_clip_thresholds(tmp_path: Path) -> None:
     def stages(extra: dict[str, Any]) -> dict[type, Any]:
-        cfg = config_from_dict({"inputs": [{"path": str(tmp_path)}], **extra})
-        return {type(s): s for s in build_stages(cfg) if isinstance(s, (VideoMotionFilter, ClipFrameScore))}
+        steps = [{"use": "video_motion", **extra.get("video_motion", {})},
+                 {"use": "clip_frames", **extra.get("clip_frames", {})}]
+        job = resolve({"inputs": [{"kind": "folder", "path": str(tmp_path)}], "steps": steps})
+        return {type(s.component): s.component for s in job.steps}
 
     default = stages({})
     assert default[VideoMotionFilter].min_clip_motion is None and default[ClipFrameScore].min_clip_score is None
-    set_ = stages({"video": {"min_clip_motion": 2}, "filters": {"clip": {"video_min_clip_score": 0.25}}})
+    set_ = stages({"video_motion": {"min_clip_motion": 2}, "clip_frames": {"min_clip_score": 0.25}})
     assert set_[VideoMotionFilter].min_clip_motion == 2.0 and set_[ClipFrameScore].min_clip_score == 0.25
