@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.schemas import sample as S
 
@@ -47,10 +48,10 @@ class CaptionClean(RowStage):
     reads: ClassVar[tuple[str, ...]] = (S.CAPTION, S.FLAGS)
     row_columns: ClassVar[tuple[str, ...] | None] = (S.CAPTION, S.FLAGS)
 
-    max_chars: int = 4000
-    min_chars: int = 1
-    require: bool = True
-    strip_html: bool = True
+    max_chars: int = param(4000, doc="longer captions are rejected caption_too_long", ge=1)
+    min_chars: int = param(1, doc="shorter captions (after cleaning) are rejected", ge=0)
+    require: bool = param(True, doc="a row without a caption is rejected caption_empty")
+    strip_html: bool = param(True, doc="remove markup and unescape entities")
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         raw = row[S.CAPTION]

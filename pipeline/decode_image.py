@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from mmcurate.pipeline.image_checks import NEEDS_REENCODE_MODES, looks_like_text, sniff_foreign_format, to_rgb
+from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.schemas import sample as S
 
@@ -38,19 +39,17 @@ class ImageDecode(RowStage):
     name: ClassVar[str] = "image_decode_v1"
     reads: ClassVar[tuple[str, ...]] = (S.MEDIA,)
 
-    formats: tuple[str, ...] = DEFAULT_FORMATS
-    max_pixels: int = 50_000_000
-    min_side: int = 16
-    max_aspect: float = 20.0
-    jpeg_quality: int = 95
-    require_media: bool = True
+    formats: tuple[str, ...] = param(DEFAULT_FORMATS, doc="image formats accepted (by content, not by name)")
+    max_pixels: int = param(50_000_000, doc="more pixels than this (from the header, before decoding): rejected", ge=1)
+    min_side: int = param(16, doc="a shorter side than this: rejected too_small", ge=1)
+    max_aspect: float = param(20.0, doc="long side / short side above this: rejected aspect_ratio", ge=1)
+    jpeg_quality: int = param(95, doc="JPEG quality when pixels had to change (EXIF, CMYK, alpha, 16-bit)", ge=1, le=100)
+    require_media: bool = param(True, doc="a row without any media item is rejected no_media")
     _formats: tuple[str, ...] = field(default=(), init=False, repr=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
         self.formats = tuple(f.upper() for f in self.formats)
-        if self.max_pixels < 1 or self.min_side < 1 or self.max_aspect < 1:
-            raise ValueError("max_pixels and min_side must be >= 1 and max_aspect >= 1")
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         media = row[S.MEDIA] or []
