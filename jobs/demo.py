@@ -16,9 +16,9 @@ from typing import Any
 
 from mmcurate.jobs.cli import default_config_path, run_job
 from mmcurate.jobs.config import InputConfig, JobConfig, load_config
-from mmcurate.jobs.demo_data import make_demo_folder
 from mmcurate.jobs.demo_server import DemoServer
 from mmcurate.jobs.demo_web import make_tars, make_web_files, serve_image_cases, write_url_list
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
 __all__ = ["run_demo", "demo_config", "make_demo_inputs"]
 

@@ -12,6 +12,7 @@ from mmcurate.filters.clip_frames import ClipFrameScore
 from mmcurate.filters.clip_score import ClipScoreFilter
 from mmcurate.filters.ocr import OcrFilter
 from mmcurate.filters.tmars import TMarsFilter
+from mmcurate.filters.video import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 from mmcurate.jobs.config import (
     ClipConfig,
     ConfigError,
@@ -38,7 +39,6 @@ from mmcurate.pipeline.sinks.unit_writer import UnitWriter
 from mmcurate.pipeline.stage import Stage
 from mmcurate.pipeline.video.clip_stage import VideoClips
 from mmcurate.pipeline.video.extract import ExtractParams
-from mmcurate.pipeline.video.filters import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 
 __all__ = ["build_reader", "fetch_policy", "video_stages", "filter_stages", "build_stages", "build_dedup", "build_pipeline"]
 

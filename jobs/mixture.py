@@ -22,17 +22,17 @@ import pyarrow.dataset as pads
 
 from mmcurate.jobs.config import MixtureConfig
 from mmcurate.pipeline.mixture.budget import BudgetConfig, balance, budget_rows
-from mmcurate.pipeline.mixture.chat_client import ChatConfig
-from mmcurate.pipeline.mixture.columns import MODALITY, REPEATS, TOKENS_SUPERVISED, TOKENS_TOTAL
 from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
 from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
 from mmcurate.pipeline.mixture.packing import pack_table
-from mmcurate.pipeline.mixture.synthesize import SynthesizeInstructions
-from mmcurate.pipeline.mixture.token_count import CountTokens
 from mmcurate.pipeline.sinks.atomic import atomic_write
 from mmcurate.pipeline.stage import Stage
+from mmcurate.pipeline.synthesis.chat_client import ChatConfig
+from mmcurate.pipeline.synthesis.synthesize import SynthesizeInstructions
 from mmcurate.schemas import sample as S
-from mmcurate.tokenizers.plan import PatchScheme
+from mmcurate.schemas.mixture import MODALITY, REPEATS, TOKENS_SUPERVISED, TOKENS_TOTAL
+from mmcurate.tokenizers.scheme import PatchScheme
+from mmcurate.tokenizers.token_count import CountTokens
 from mmcurate.tokenizers.vqvae.stage import VQTokenize
 
 __all__ = ["mixture_stages", "run_mixture"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from mmcurate.jobs.config import JobConfig, config_from_dict
-from mmcurate.jobs.demo_data import DUPLICATE_PREFIX, make_demo_folder
+from mmcurate.pipeline.generate.demo_folder import DUPLICATE_PREFIX, make_demo_folder
 
 
 def make_small_input(root: Path, with_video: bool = False) -> dict[str, str | None]:

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline.dedup.policy import DEDUP_METHOD, DUPLICATE_OF
-from mmcurate.pipeline.rejects import mark_rejected
+from mmcurate.pipeline.marking import mark_rejected
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import put_column

@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
-from mmcurate.pipeline.video.columns import CLIPS, CLIPS_FIELD, VIDEO_PROBE, VIDEO_PROBE_FIELD
 from mmcurate.pipeline.video.extract import Extraction, ExtractParams, extract_clips
 from mmcurate.pipeline.video.probe import VideoSource
 from mmcurate.pipeline.video.sandbox import run_sandboxed
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.video import CLIPS, CLIPS_FIELD, VIDEO_PROBE, VIDEO_PROBE_FIELD
 
 __all__ = ["REJECT_REASONS", "VideoClips"]
 

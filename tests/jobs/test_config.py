@@ -43,7 +43,7 @@ def test_cli_reports_unknown_key_and_exits_2(tmp_path: Path, capsys: pytest.Capt
 
 def test_cli_run_local_folder_with_input_and_output(tmp_path: Path, ray_session: str,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from mmcurate.jobs.demo_data import make_demo_folder
+    from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
     make_demo_folder(tmp_path / "in", n_scenes=6, n_crops=0, n_duplicates=0)
     code = main(["run", str(default_config_path()), "--input", str(tmp_path / "in"), "--output",

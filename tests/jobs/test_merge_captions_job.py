@@ -10,7 +10,7 @@ from e2e_support import job_dict
 
 from mmcurate.jobs.cli import run_job
 from mmcurate.jobs.config import config_from_dict
-from mmcurate.jobs.demo_data import make_demo_folder
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
 
 def test_duplicate_images_with_other_captions_are_merged(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from PIL import Image
 
 from mmcurate.jobs.cli import run_job
 from mmcurate.jobs.config import config_from_dict
-from mmcurate.jobs.demo_data import make_demo_folder
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
 
 def test_semantic_near_copy_is_removed_by_semdedup(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ def job_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default image-text job over a small generated input: real rejects, dedup removals, media."""
     from mmcurate.jobs.cli import run_job
     from mmcurate.jobs.config import config_from_dict
-    from mmcurate.jobs.demo_data import make_demo_folder
+    from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
     root = tmp_path_factory.mktemp("stats_job")
     make_demo_folder(root / "input", n_scenes=20, n_crops=5, n_duplicates=2, with_video=False)

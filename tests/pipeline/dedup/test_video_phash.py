@@ -16,10 +16,10 @@ from video_helpers import FPS, decode, encode, pan_frames, planted_video_signatu
 
 from mmcurate.jobs.cli import run_job
 from mmcurate.jobs.config import config_from_dict
-from mmcurate.jobs.demo_data import make_demo_folder
 from mmcurate.pipeline.dedup.global_dedup import phash_duplicates, signature_table, video_phash_duplicates
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
 from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, VideoPerceptualHash, padded_signatures, sequences_close
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.pipeline.video.signature import video_signature
 from mmcurate.schemas import sample as S

@@ -12,13 +12,13 @@ import pytest
 from PIL import Image
 
 from mmcurate.filters.clip_frames import ClipFrameScore
+from mmcurate.filters.video import MOTION_DROPPED, VideoMotionFilter, cut_clips, keep_clips
 from mmcurate.jobs.config import config_from_dict
 from mmcurate.jobs.image_text import build_stages
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
-from mmcurate.pipeline.video.columns import CLIPS, CLIPS_FIELD
-from mmcurate.pipeline.video.filters import MOTION_DROPPED, VideoMotionFilter, cut_clips, keep_clips
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table
+from mmcurate.schemas.video import CLIPS, CLIPS_FIELD
 
 DROPPED = MOTION_DROPPED.name
 
