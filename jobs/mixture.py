@@ -21,11 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
 from mmcurate.jobs.config import MixtureConfig
+from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.pipeline.mixture.budget import BudgetConfig, balance, budget_rows
 from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
 from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
 from mmcurate.pipeline.mixture.packing import pack_table
-from mmcurate.pipeline.sinks.atomic import atomic_write
 from mmcurate.pipeline.stage import Stage
 from mmcurate.pipeline.synthesis.chat_client import ChatConfig
 from mmcurate.pipeline.synthesis.synthesize import SynthesizeInstructions

@@ -95,7 +95,7 @@ def train_caption_bpe(texts: Iterable[str], vocab_size: int = 4096, min_frequenc
 
 def build_caption_bpe(out: str | Path = CAPTION_BPE_PATH, vocab_size: int = 4096) -> Tokenizer:
     """Train the default caption BPE on :func:`caption_corpus` and write it to ``out`` atomically."""
-    from mmcurate.pipeline.sinks.atomic import atomic_write
+    from mmcurate.pipeline.atomic import atomic_write
 
     tok = train_caption_bpe(caption_corpus(), vocab_size=vocab_size)
     text = tok.to_str(pretty=False).encode()

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.pipeline.synthesis.chat_client import ChatError, post_json
 
 __all__ = ["AsrConfig", "AsrClient", "ChatError"]

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
 from mmcurate.pipeline.dedup.global_dedup import (
     exact_duplicates,
@@ -44,7 +45,6 @@ from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig
 from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, VideoPerceptualHash
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 from mmcurate.pipeline.runner import run_stages
-from mmcurate.pipeline.sinks.atomic import atomic_write
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 

@@ -4,7 +4,7 @@ The pipeline contract is one row out per row in, so the stage does not emit clip
 ``clips`` list (start/end, source frame range, sampled frame timestamps, JPEG frames, frame size,
 sampling rate, motion, optional MP4) and a ``video_probe`` struct on the video's own row, and updates
 the media item's ``width``/``height``/``n_frames``. A writer turns the list into one record per clip
-with :func:`mmcurate.pipeline.video.explode.explode_clips`.
+with :func:`mmcurate.pipeline.sinks.explode.explode_clips`.
 
 Each video is decoded in a sandbox subprocess (:mod:`.sandbox`), so a crashing or hanging decoder
 costs one row, never the worker. Rows without a video media item pass through untouched.

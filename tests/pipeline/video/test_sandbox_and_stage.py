@@ -12,9 +12,9 @@ import videogen as g
 
 from mmcurate.filters.video import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 from mmcurate.pipeline.runner import run_stages
+from mmcurate.pipeline.sinks.explode import explode_clips
 from mmcurate.pipeline.stage import Reject
 from mmcurate.pipeline.video.clip_stage import REJECT_REASONS, VideoClips
-from mmcurate.pipeline.video.explode import explode_clips
 from mmcurate.pipeline.video.extract import ExtractParams
 from mmcurate.pipeline.video.sandbox import SandboxError, run_sandboxed
 from mmcurate.schemas.sample import sample_schema
