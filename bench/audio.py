@@ -10,7 +10,7 @@ Issue 17's numbers, per core (CPU time: user+sys of this process, or of the wait
   WADA-SNR, bandwidth, window planning and fingerprint, in seconds of audio per CPU-second (goal >= 50x).
   The sandboxed decode (a process per file, forked from the zygote) is reported as wall time.
 
-Inputs are generated (``mmcurate.pipeline.audio.generate``): espeak-ng speech with pauses, white noise
+Inputs are generated (``mmcurate.pipeline.generate.audio``): espeak-ng speech with pauses, white noise
 and a tone, 44.1 kHz stereo, encoded as MP3, FLAC, Opus, M4A/AAC and WAV, ``--seconds`` each.
 
     .venv/bin/python bench/audio.py --seconds 30
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from mmcurate.filters.audio_speech import AudioSpeechFilter  # noqa: F401 - imports torch before timing
-from mmcurate.pipeline.audio import generate as g
 from mmcurate.pipeline.audio import measure as M
 from mmcurate.pipeline.audio.decode import decode_audio
 from mmcurate.pipeline.audio.vad import SileroVad
 from mmcurate.pipeline.audio.windows import plan_windows
 from mmcurate.pipeline.dedup.audio_fp import audio_fingerprint
+from mmcurate.pipeline.generate import audio as g
 from mmcurate.pipeline.video.sandbox import run_sandboxed
 
 

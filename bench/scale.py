@@ -34,10 +34,10 @@ import pyarrow as pa
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256
 from mmcurate.pipeline.dedup.global_dedup import ray_exact_duplicates
 from mmcurate.pipeline.mixture.budget import BudgetConfig, ray_balance
-from mmcurate.pipeline.mixture.columns import MODALITY, REPEATS, TOKENS_TOTAL
 from mmcurate.pipeline.mixture.packing import pack_batches
 from mmcurate.pipeline.ray_session import init_ray
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.mixture import MODALITY, REPEATS, TOKENS_TOTAL
 
 MIB = 2**20
 _PAGE = os.sysconf("SC_PAGE_SIZE")

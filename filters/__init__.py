@@ -15,6 +15,7 @@ __all__ = [
     "ClipScoreFilter", "ClipScoreCut", "OcrFilter", "MaskedClipScoreFilter", "TMarsFilter", "ClipFrameScore",
     "ImageSizeFilter", "AspectRatioFilter", "CaptionLengthFilter", "WordCountFilter", "UniqueWordsFilter",
     "CaptionLanguageFilter", "BoilerplateCaptionFilter", "CaptionIsOcrFilter",
+    "VideoDurationFilter", "VideoResolutionFilter", "VideoMotionFilter",
 ]
 
 # Public name -> the module that defines it (relative to this package).
@@ -33,6 +34,9 @@ _HOME = {
     "CaptionLanguageFilter": "caption_language",
     "BoilerplateCaptionFilter": "boilerplate",
     "CaptionIsOcrFilter": "caption_ocr",
+    "VideoDurationFilter": "video",
+    "VideoResolutionFilter": "video",
+    "VideoMotionFilter": "video",
 }
 
 if TYPE_CHECKING:  # for type checkers and IDEs only; at run time the names resolve in __getattr__
@@ -45,6 +49,7 @@ if TYPE_CHECKING:  # for type checkers and IDEs only; at run time the names reso
     from mmcurate.filters.clip_score import ClipScoreFilter
     from mmcurate.filters.ocr import OcrFilter
     from mmcurate.filters.tmars import MaskedClipScoreFilter, TMarsFilter
+    from mmcurate.filters.video import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 
 
 def __getattr__(name: str) -> Any:

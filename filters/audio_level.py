@@ -12,11 +12,11 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PROBE
 from mmcurate.pipeline.audio.measure import loudness_lufs, peak_dbfs, silence_ratio
 from mmcurate.pipeline.audio.pcm import pcm_rows, probe_field
 from mmcurate.pipeline.filter import Filter
 from mmcurate.pipeline.params import param
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 
 __all__ = ["AudioDurationFilter", "AudioLoudnessFilter", "AudioClippingFilter", "AudioSilenceFilter"]
 

@@ -12,13 +12,13 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PROBE
 from mmcurate.pipeline.audio.measure import bandwidth_hz, wada_snr
 from mmcurate.pipeline.audio.pcm import pcm_rows
 from mmcurate.pipeline.audio.vad import SileroVad, speech_ratio
 from mmcurate.pipeline.filter import Filter
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Resources
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 
 __all__ = ["AudioSpeechFilter", "AudioSnrFilter", "AudioBandwidthFilter", "SPAN_TYPE"]
 

@@ -6,7 +6,7 @@ one score per clip and the duration-independent mean over clips, and drops video
 ``min_score`` when one is set. Rows without clips (images) are not judged here.
 
 With ``min_clip_score`` set, the videos ``min_score`` kept then lose their clips scoring under it
-(:func:`~mmcurate.pipeline.video.filters.drop_failing_clips`): ``clips`` and ``clip_frames_v1_clip_scores``
+(:func:`~mmcurate.filters.video.drop_failing_clips`): ``clips`` and ``clip_frames_v1_clip_scores``
 shrink together, the removed clips are listed in ``clip_frames_v1_dropped_clips``, and a video with no
 clip left is ``low_score``. The mean stays the mean over every clip scored: it is the video-level input.
 """
@@ -23,11 +23,11 @@ import pyarrow.compute as pc
 
 from mmcurate.filters.clip_model import ClipEmbedder, ClipModelFields
 from mmcurate.filters.media import open_rgb
+from mmcurate.filters.video import drop_failing_clips, dropped_clips_field
 from mmcurate.pipeline.filter import Filter
 from mmcurate.pipeline.stage import Resources
-from mmcurate.pipeline.video.columns import CLIPS
-from mmcurate.pipeline.video.filters import drop_failing_clips, dropped_clips_field
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.video import CLIPS
 
 __all__ = ["ClipFrameScore"]
 

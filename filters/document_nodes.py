@@ -18,8 +18,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.filters.basic import image_sizes
+from mmcurate.pipeline.marking import mark_rejected
 from mmcurate.pipeline.params import param
-from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.document import DOC_NODES, DOC_NODES_FIELD, KIND_IMAGE, KIND_TEXT, document_rows

@@ -12,15 +12,15 @@ import argparse
 import json
 import logging
 import sys
-from importlib.metadata import version as package_version
 from typing import Any
 
 import yaml
 
 from mmcurate.jobs.funnel import format_funnel
-from mmcurate.jobs.job_file import Job, resolved_data
+from mmcurate.jobs.job_file import resolved_data
 from mmcurate.jobs.load import default_job_path, load_job
-from mmcurate.jobs.preflight import PreflightError, check_output_dir, check_step_paths
+from mmcurate.jobs.preflight import PreflightError
+from mmcurate.jobs.run import mmcurate_version, run_job
 from mmcurate.jobs.stats import cli as stats_cli
 from mmcurate.jobs.typed import ConfigError
 from mmcurate.jobs.yaml_safe import YamlError
@@ -32,36 +32,6 @@ __all__ = ["main", "run_job", "default_job_path", "USER_ERRORS"]
 log = logging.getLogger("mmcurate")
 # Mistakes a user makes and can fix from the message: one line, exit 2, never a traceback.
 USER_ERRORS = (ConfigError, YamlError, InputError, PreflightError, OutputMismatch, FileNotFoundError)
-
-
-def mmcurate_version() -> str:
-    return package_version("mmcurate")
-
-
-def preflight(job: Job) -> None:
-    """Cheap filesystem checks of the job's own paths, before Ray starts."""
-    if "://" not in job.output.path:
-        check_output_dir(job.output.path)
-    check_step_paths(resolved_data(job)["steps"])
-
-
-def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, use_ray: bool = True,
-            progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
-    """Start or join Ray, run the job, return its funnel; ``job.json`` records how it was made."""
-    from mmcurate.jobs.build import build_pipeline
-    from mmcurate.jobs.job_file import config_hash
-    from mmcurate.pipeline.execute import run_pipeline
-
-    preflight(job)
-    if use_ray:
-        from mmcurate.pipeline.faults import fault_env
-        from mmcurate.pipeline.ray_session import init_ray
-
-        init_ray(address=address or job.ray.address, num_cpus=job.ray.num_cpus,
-                 object_store_memory=job.ray.object_store_memory, env_vars=fault_env(), progress=progress)
-    record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
-    return run_pipeline(build_pipeline(job), config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
-                        progress=progress, record=record)
 
 
 def _job_arguments(parser: argparse.ArgumentParser) -> None:

@@ -13,13 +13,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.demo_data import make_demo_folder
 from mmcurate.jobs.demo_server import DemoServer
 from mmcurate.jobs.demo_web import make_tars, make_web_files, serve_image_cases, write_url_list
 from mmcurate.jobs.job_file import Job, resolve
 from mmcurate.jobs.load import default_job_path
+from mmcurate.jobs.run import run_job
 from mmcurate.jobs.yaml_safe import load_yaml
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
 __all__ = ["run_demo", "demo_job", "demo_job_data", "make_demo_inputs"]
 
@@ -61,9 +61,13 @@ def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220
         write_url_list(inputs / "urls.parquet", server.base, pairs, cases)
         job = demo_job(inputs, root / "output", inputs / "urls.parquet")
         funnel = run_job(job, address=address, progress=progress, overwrite=True)
-    from mmcurate.jobs.cli import main as cli_main
+    import argparse
 
-    cli_main(["stats", str(root / "output"), "--no-progress"])  # writes output/report.html
+    from mmcurate.jobs.stats import cli as stats_cli
+
+    parser = argparse.ArgumentParser(prog="mmcurate")
+    stats_cli.add_subcommands(parser.add_subparsers(dest="command"))
+    stats_cli.dispatch(parser.parse_args(["stats", str(root / "output"), "--no-progress"]))  # output/report.html
     print(f"\ndemo input:  {inputs} (local/, web/ served at {server.base}, urls.parquet, tars/)"
           f"\ndemo output: {root / 'output'} (webdataset/, parquet/, arrow/, rejects/, clips/, mixture/, "
           f"manifest.jsonl, report.html)")

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mmcurate.jobs import media_cases as mc
+from mmcurate.pipeline.generate import cases as mc
 
 __all__ = ["make_web_files", "serve_image_cases", "write_url_list", "make_tars", "URL_FAULTS", "SERVED_IMAGE_CASES"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from mmcurate.pipeline.rejects import mark_rejected
+from mmcurate.pipeline.marking import mark_rejected
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas.table import put_column
 

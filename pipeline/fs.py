@@ -8,7 +8,7 @@ standard AWS variables (``AWS_ENDPOINT_URL``, ``AWS_ACCESS_KEY_ID``, ``AWS_SECRE
 ``AWS_SESSION_TOKEN``, ``AWS_REGION`` / ``AWS_DEFAULT_REGION``), so S3-compatible stores work and Ray
 workers configured through ``runtime_env`` env vars resolve the same way as the driver.
 
-Writes: on local disk ``write_atomic`` keeps today's temp + fsync + rename (``sinks/atomic.py``). An
+Writes: on local disk ``write_atomic`` keeps today's temp + fsync + rename (``pipeline/atomic.py``). An
 object store has no rename, but a single PUT (or a completed multipart upload) is atomic: readers see
 the old object or the new one, never a part. So the bytes are built in memory (shards are bounded by
 ``max_bytes``) and PUT once to the final, deterministic key: a retried unit overwrites with the same
@@ -27,7 +27,7 @@ from typing import BinaryIO
 
 import pyarrow.fs as pafs
 
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
 
 __all__ = ["S3Options", "StoreError", "StoredFile", "resolve", "is_remote", "join", "open_input_stream",
            "read_bytes", "write_atomic", "list_files", "exists", "delete", "check_bucket", "relative_to"]

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.sinks.atomic import remove_temp_files
+from mmcurate.pipeline.atomic import remove_temp_files
 from mmcurate.pipeline.sinks.unit_writer import COMMITS_DIR, commit_record_bytes
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.records import MANIFEST_SCHEMA, STATS_SCHEMA

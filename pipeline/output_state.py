@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from mmcurate.pipeline import fs
+from mmcurate.pipeline.atomic import remove_temp_files
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE
-from mmcurate.pipeline.sinks.atomic import remove_temp_files
 from mmcurate.pipeline.sinks.formats import WRITERS
 from mmcurate.pipeline.sinks.unit_writer import COMMITS_DIR
 

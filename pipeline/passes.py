@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mmcurate.pipeline.marking import mark_rejected
 from mmcurate.pipeline.params import check_params, param
-from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import put_column

@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mmcurate.pipeline.rejects import mark_rejected, ok_mask
+from mmcurate.pipeline.marking import mark_rejected, ok_mask
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import conform, to_table

@@ -69,7 +69,7 @@ class Stage(ABC):
         """Return the same rows, in order, with this stage's ``writes`` columns filled.
 
         Only rows still ``ok`` are passed in. To reject a row, set its ``status`` to ``rejected`` and its
-        ``stage``/``drop_reason``/``error`` (see :func:`mmcurate.pipeline.rejects.mark_rejected`).
+        ``stage``/``drop_reason``/``error`` (see :func:`mmcurate.pipeline.marking.mark_rejected`).
         """
 
     def reason(self, code: str) -> str:

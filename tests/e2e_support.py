@@ -7,10 +7,10 @@ from pathlib import Path
 
 import yaml
 
-from mmcurate.jobs.demo_data import DUPLICATE_PREFIX, make_demo_folder
 from mmcurate.jobs.job_file import Job, resolve
 from mmcurate.jobs.load import default_job_path
 from mmcurate.jobs.yaml_safe import load_yaml
+from mmcurate.pipeline.generate.demo_folder import DUPLICATE_PREFIX, make_demo_folder
 
 
 def make_small_input(root: Path, with_video: bool = False) -> dict[str, str | None]:

@@ -9,10 +9,10 @@ from typing import Any
 import pyarrow.parquet as pq
 from PIL import Image
 
-from mmcurate.jobs import media_cases as mc
 from mmcurate.pipeline.caption_clean import CaptionClean
 from mmcurate.pipeline.decode_image import ImageDecode
 from mmcurate.pipeline.execute import Pipeline, run_pipeline
+from mmcurate.pipeline.generate import cases as mc
 from mmcurate.pipeline.readers.base import Reader
 from mmcurate.pipeline.sinks.unit_writer import UnitWriter
 from mmcurate.schemas import sample as S

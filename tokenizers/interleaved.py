@@ -2,7 +2,7 @@
 
 Each live node becomes one *span*: a paragraph's text ids (the target LLM's tokenizer; a newline is the
 paragraph separator the tokenizer sees), or an image's placeholder tokens, counted exactly under a patch
-scheme (:mod:`mmcurate.tokenizers.qwen_vl` et al. via :class:`~mmcurate.tokenizers.plan.TokenPlan`:
+scheme (:mod:`mmcurate.tokenizers.qwen_vl` et al. via :class:`~mmcurate.tokenizers.scheme.TokenPlan`:
 media plus the scheme's wrapper tokens). Spans record modality, start, length and node index.
 
 Long documents are cut into windows of at most ``context`` tokens at span boundaries; an image is

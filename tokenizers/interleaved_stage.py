@@ -18,7 +18,7 @@ from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.document import DOC_NODES, document_rows
 from mmcurate.tokenizers.interleaved import ImageTooLong, interleave, windows
-from mmcurate.tokenizers.plan import PatchScheme
+from mmcurate.tokenizers.scheme import PatchScheme
 
 __all__ = ["InterleavedTokens"]
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 
-from mmcurate.tokenizers.plan import PatchScheme, TokenPlan
+from mmcurate.tokenizers.scheme import PatchScheme, TokenPlan
 
 __all__ = [
     "ONEVISION_PINPOINTS",

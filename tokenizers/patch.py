@@ -28,9 +28,9 @@ from __future__ import annotations
 from typing import Any
 
 from mmcurate.tokenizers.llava_onevision import llava_onevision_image_plan, llava_onevision_video_plan
-from mmcurate.tokenizers.plan import PatchScheme, TokenPlan
 from mmcurate.tokenizers.qwen_vl import qwen_image_plan
 from mmcurate.tokenizers.qwen_vl_video import qwen_video_plan
+from mmcurate.tokenizers.scheme import PatchScheme, TokenPlan
 
 __all__ = [
     "PatchScheme",

@@ -24,7 +24,7 @@ import pyarrow as pa
 from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.schemas import sample as S
 from mmcurate.tokenizers.patch import image_token_plan, video_token_plan
-from mmcurate.tokenizers.plan import PatchScheme, TokenPlan
+from mmcurate.tokenizers.scheme import PatchScheme, TokenPlan
 
 __all__ = ["TOKENS_IMAGE", "TOKENS_VIDEO", "TOKENS_MEDIA", "TOKEN_GRID", "GRID_TYPE", "PatchTokenCount"]
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from mmcurate.tokenizers.plan import PatchScheme, TokenPlan
+from mmcurate.tokenizers.scheme import PatchScheme, TokenPlan
 
 __all__ = [
     "Impl",

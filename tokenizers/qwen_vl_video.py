@@ -33,8 +33,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mmcurate.tokenizers.plan import PatchScheme, TokenPlan
 from mmcurate.tokenizers.qwen_vl import Impl, QwenSpec, _check_aspect, _check_impl, qwen_spec, smart_resize
+from mmcurate.tokenizers.scheme import PatchScheme, TokenPlan
 
 __all__ = ["QWEN_TIMESTAMP_FORMAT", "qwen_timestamp_text", "qwen_timestamp_token_count", "qwen_frame_timestamps",
            "qwen_video_plan"]

@@ -59,8 +59,8 @@ def caption_corpus(n_scenes: int = 20_000, seed: int = 0) -> list[str]:
 
     import numpy as np
 
-    from mmcurate.filters.scenes import make_scene
-    from mmcurate.jobs.media_cases import scene
+    from mmcurate.pipeline.generate.cases import scene
+    from mmcurate.pipeline.generate.scenes import make_scene
 
     rng = np.random.default_rng(seed)
     texts = [scene(rng, size=24)[1] for _ in range(n_scenes // 2)]
@@ -95,7 +95,7 @@ def train_caption_bpe(texts: Iterable[str], vocab_size: int = 4096, min_frequenc
 
 def build_caption_bpe(out: str | Path = CAPTION_BPE_PATH, vocab_size: int = 4096) -> Tokenizer:
     """Train the default caption BPE on :func:`caption_corpus` and write it to ``out`` atomically."""
-    from mmcurate.pipeline.sinks.atomic import atomic_write
+    from mmcurate.pipeline.atomic import atomic_write
 
     tok = train_caption_bpe(caption_corpus(), vocab_size=vocab_size)
     text = tok.to_str(pretty=False).encode()

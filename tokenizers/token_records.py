@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.schemas import sample as S
 from mmcurate.tokenizers.qwen_vl_video import QWEN_TIMESTAMP_FORMAT, qwen_timestamp_text
 from mmcurate.tokenizers.text import encode_texts

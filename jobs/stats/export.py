@@ -3,7 +3,7 @@
 Reads the shards batch by batch (all columns: the media bytes travel), applies ``--where``, and cuts
 shards of exactly ``shard_size`` rows (the last may be smaller), each written with the pipeline's own
 writers (:data:`~mmcurate.pipeline.sinks.formats.WRITERS`) through
-:func:`~mmcurate.pipeline.sinks.atomic.atomic_write`. ``manifest.parquet`` (``manifest/v1``: one row per
+:func:`~mmcurate.pipeline.atomic.atomic_write`. ``manifest.parquet`` (``manifest/v1``: one row per
 shard with rows, bytes, sha256), ``manifest.jsonl`` and ``stats.parquet`` come from the pipeline's own
 :class:`~mmcurate.pipeline.manifest.Manifest`: each shard's record is appended (fsynced) after its file is
 renamed into place, and the Parquet manifest is derived last, so a folder without
@@ -29,8 +29,8 @@ from mmcurate.jobs.stats.export_formats import llava_records, write_hf_parquet
 from mmcurate.jobs.stats.inspect import ROW, filtered_rows, known_columns
 from mmcurate.jobs.stats.layout import OutputFolder
 from mmcurate.jobs.stats.where import parse_where
+from mmcurate.pipeline.atomic import FileInfo, atomic_write, remove_temp_files
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE, Manifest
-from mmcurate.pipeline.sinks.atomic import FileInfo, atomic_write, remove_temp_files
 from mmcurate.pipeline.sinks.formats import EXTENSIONS, WRITERS
 from mmcurate.schemas.sample import SAMPLE_SCHEMA_VERSION
 

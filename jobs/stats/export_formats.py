@@ -26,7 +26,7 @@ from mmcurate.schemas import sample as S
 
 __all__ = ["MEDIA_EXT", "media_path", "llava_records", "hf_table", "write_hf_parquet"]
 
-# The synthesis stage's LLaVA records column (pipeline/mixture/columns.py INSTRUCT_LLAVA).
+# The synthesis stage's LLaVA records column (schemas/mixture.py INSTRUCT_LLAVA).
 SYNTH_LLAVA = "synthesize_v1_llava"
 MEDIA_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif", "image/bmp": "bmp",
              "image/tiff": "tiff", "video/mp4": "mp4", "video/webm": "webm", "video/x-matroska": "mkv",

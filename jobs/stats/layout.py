@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline.atomic import TMP_MARK
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE
-from mmcurate.pipeline.sinks.atomic import TMP_MARK
 
 __all__ = ["OutputFolder", "Batch", "BATCH_ROWS", "track"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from mmcurate.jobs.stats.aggregate import Distribution, Summary
 from mmcurate.jobs.stats.plots import bar_chart, fmt, heatmap_chart, histogram_chart
 from mmcurate.jobs.stats.samples import Card
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
 
 __all__ = ["SECTIONS", "render_html", "write_report", "format_summary"]
 

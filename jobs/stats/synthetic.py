@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline.manifest import Manifest
-from mmcurate.pipeline.video.columns import CLIP_RECORD_SCHEMA
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.records import REJECT_SCHEMA
+from mmcurate.schemas.video import CLIP_RECORD_SCHEMA
 
 __all__ = ["make_synthetic_output", "SYNTHETIC_REASONS", "SYNTHETIC_SCORES"]
 

@@ -22,7 +22,7 @@ from mmcurate.schemas import sample as S
 
 __all__ = ["Tokens", "TokenTally", "budget_targets", "MODALITY", "TOTAL", "MIXTURE_REPORT"]
 
-MODALITY = "modality"  # mmcurate.pipeline.mixture.columns.MODALITY (not imported: keeps this light)
+MODALITY = "modality"  # mmcurate.schemas.mixture.MODALITY (not imported: keeps this light)
 TOTAL = "tokens_total"
 MIXTURE_REPORT = "mixture/report.json"
 

@@ -1,6 +1,6 @@
 """A client for OpenAI-compatible ``/v1/audio/transcriptions`` (vLLM's Whisper serving, OpenAI, ...).
 
-Same contract as :mod:`mmcurate.pipeline.mixture.chat_client`: standard library only, the API key read
+Same contract as :mod:`mmcurate.pipeline.synthesis.chat_client`: standard library only, the API key read
 from the environment at send time (``api_key_env``), HTTP 408/409/429/5xx, timeouts and connection
 errors retried with capped exponential backoff (jitter seeded by the request), other 4xx final, and a
 content-addressed cache (sha256 of model, parameters and the audio bytes) written atomically, so a
@@ -19,8 +19,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from mmcurate.pipeline.mixture.chat_client import ChatError, post_json
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
+from mmcurate.pipeline.synthesis.chat_client import ChatError, post_json
 
 __all__ = ["AsrConfig", "AsrClient", "ChatError"]
 

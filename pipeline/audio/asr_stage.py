@@ -16,10 +16,10 @@ import numpy as np
 import pyarrow as pa
 
 from mmcurate.pipeline.audio.asr_client import AsrClient, AsrConfig, ChatError
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PROBE
-from mmcurate.pipeline.audio.generate import encode
+from mmcurate.pipeline.generate.audio import encode
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 
 __all__ = ["AudioTranscribe", "word_error_rate"]
 

@@ -24,7 +24,7 @@ from typing import Any
 import av
 import numpy as np
 
-from mmcurate.pipeline.net.sniff import kind_of, sniff_mime
+from mmcurate.pipeline.readers.sniff import kind_of, sniff_mime
 from mmcurate.pipeline.reject import Reject
 
 __all__ = ["REJECT_REASONS", "DEFAULT_CODECS", "AudioSource", "DecodeParams", "AudioProbe", "DecodedAudio",

@@ -16,12 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PCM_FIELD, AUDIO_PROBE, AUDIO_PROBE_FIELD
 from mmcurate.pipeline.audio.decode import DEFAULT_CODECS, AudioSource, DecodedAudio, DecodeParams, decode_audio
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
 from mmcurate.pipeline.video.sandbox import run_sandboxed
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PCM_FIELD, AUDIO_PROBE, AUDIO_PROBE_FIELD
 
 __all__ = ["AudioDecode"]
 

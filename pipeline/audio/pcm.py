@@ -6,7 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PROBE
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 
 __all__ = ["pcm_rows", "probe_field"]
 

@@ -16,12 +16,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PROBE
-from mmcurate.pipeline.audio.generate import encode
 from mmcurate.pipeline.audio.windows import plan_windows
+from mmcurate.pipeline.generate.audio import encode
+from mmcurate.pipeline.marking import ok_mask
 from mmcurate.pipeline.params import param
-from mmcurate.pipeline.rejects import ok_mask
 from mmcurate.pipeline.stage import Reject, RowStage
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 
 __all__ = ["AudioSegments", "AUDIO_WINDOWS", "WINDOW_TYPE", "explode_windows"]
 

@@ -27,10 +27,10 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PROBE
 from mmcurate.pipeline.audio.pcm import pcm_rows
 from mmcurate.pipeline.dedup.global_dedup import _KEY, _band_edges, _prepared, _ray_grouped, _removals
 from mmcurate.pipeline.stage import Stage
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 from mmcurate.schemas.table import put_column
 
 if TYPE_CHECKING:

@@ -63,28 +63,17 @@ class DedupPass(Pass):
         choices=("first", "area", "clip_score"))
     merge_captions: bool = param(False, doc="the kept row lists its image duplicates' captions in `captions`")
     num_partitions: int | None = param(4, doc="Ray groupby partitions for the candidate shuffle", ge=1)
-    clip_arch: str | None = param(
-        None, doc="open_clip architecture for embeddings / keep=clip_score; null: bundled tiny CLIP")
-    clip_checkpoint: str | None = param(None, doc="local checkpoint for clip_arch (nothing is downloaded)")
 
     def methods(self) -> list[Method]:
         raise NotImplementedError
-
-    def _needs_clip(self) -> bool:
-        return self.keep == "clip_score"
-
-    def _clip(self) -> Stage:
-        from mmcurate.filters.clip_score import ClipScoreFilter
-
-        model = {"arch": self.clip_arch, "checkpoint": self.clip_checkpoint} if self.clip_arch else {}
-        return ClipScoreFilter(write_embedding=True, require_image=False, **model)
 
     def policy(self) -> KeepPolicy:
         return KeepPolicy(rule="score", score_column=CLIP_MEAN) if self.keep == "clip_score" else KeepPolicy(rule=self.keep)
 
     def signature_stages(self) -> list[Stage]:
-        stages = [m.signature for m in self.methods() if m.signature is not None]
-        return stages + ([self._clip()] if self._needs_clip() else [])
+        # CLIP scores and embeddings come from a clip_score step earlier in the job (one model, configured
+        # once), never from a model of the pass's own.
+        return [m.signature for m in self.methods() if m.signature is not None]
 
     def _priority_column(self) -> str:
         # Per keep rule: two dedup passes of one group may keep by different rules.
@@ -94,9 +83,17 @@ class DedupPass(Pass):
         cols = [c for m in self.methods() for c in m.columns] + [self._priority_column()]
         return cols + ([S.CAPTION] if self.merge_captions else [])
 
+    def _require(self, table: pa.Table, column: str, why: str) -> None:
+        if column not in table.column_names:
+            raise KeyError(f"{self.name} {why} needs {column}: put a clip_score step before it"
+                           + (" with write_embedding: true" if column == CLIP_EMBEDDINGS else ""))
+
     def derive(self, table: pa.Table) -> pa.Table:
+        if self.keep == "clip_score":
+            self._require(table, CLIP_MEAN, "keep: clip_score")
         table = _put(table, self._priority_column(), self.policy().priority(table))
         if any(EMBEDDING in m.columns for m in self.methods()):
+            self._require(table, CLIP_EMBEDDINGS, "semantic dedup")
             table = _put(table, EMBEDDING, _first_embedding(table.column(CLIP_EMBEDDINGS)))
         return table
 
@@ -190,9 +187,6 @@ class Dedup(DedupPass):
         None, doc="SemDeDup on CLIP embeddings: duplicates at cosine >= 1 - eps; null: off", gt=0, lt=1)
     semantic_clusters: int = param(1000, doc="k-means clusters for SemDeDup (fewer on small inputs)", ge=1)
 
-    def _needs_clip(self) -> bool:
-        return self.keep == "clip_score" or self.semantic_eps is not None
-
     def methods(self) -> list[Method]:
         out = [_exact()] if self.exact else []
         out += [_phash(self.phash_max_distance)] if self.phash_max_distance is not None else []
@@ -243,13 +237,11 @@ class MinHashDedup(DedupPass):
 
 @dataclass(kw_only=True)
 class SemanticDedup(DedupPass):
-    """SemDeDup: k-means on CLIP image embeddings, duplicates within a cluster at cosine >= 1 - eps."""
+    """SemDeDup: k-means on CLIP image embeddings (from a clip_score step with write_embedding), duplicates
+    within a cluster at cosine >= 1 - eps."""
 
     eps: float = param(0.05, doc="duplicates at cosine >= 1 - eps", gt=0, lt=1)
     clusters: int = param(1000, doc="k-means clusters (fewer on small inputs: at least 40 points each)", ge=1)
-
-    def _needs_clip(self) -> bool:
-        return True
 
     def methods(self) -> list[Method]:
         return [_semantic(self.eps, self.clusters)]

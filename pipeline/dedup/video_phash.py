@@ -1,6 +1,6 @@
 """Near-duplicate videos: a sequence of frame pHashes per video, banded on anchor frames, verified whole.
 
-The signature (:mod:`mmcurate.pipeline.video.signature`) is the pHash of the frame shown at 0.5 s,
+The signature (:mod:`mmcurate.pipeline.dedup.video_signature`) is the pHash of the frame shown at 0.5 s,
 1.5 s, ... (at most 8), so frame ``k`` of one video and frame ``k`` of a re-encode are the same moment.
 Two videos are near-duplicates when their signatures have the same length within one frame (a copy
 cut a fraction of a second shorter loses its last sample) and the mean Hamming distance over the
@@ -25,9 +25,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline.dedup.phash import band_keys, hamming
+from mmcurate.pipeline.dedup.video_signature import SIGNATURE_FRAMES, video_signature
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
 from mmcurate.pipeline.video.sandbox import run_sandboxed
-from mmcurate.pipeline.video.signature import SIGNATURE_FRAMES, video_signature
 from mmcurate.schemas import sample as S
 
 __all__ = ["VIDEO_PHASH", "VIDEO_PHASH_MAX_DISTANCE",

@@ -39,8 +39,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mmcurate.pipeline.mixture.columns import MODALITY, REPEATS, TOKENS_TOTAL
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.mixture import MODALITY, REPEATS, TOKENS_TOTAL
 
 if TYPE_CHECKING:
     import ray.data

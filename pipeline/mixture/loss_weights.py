@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pyarrow as pa
 
-from mmcurate.pipeline.mixture.columns import LOSS_WEIGHT, REPEATS, TOKENS_SUPERVISED
+from mmcurate.schemas.mixture import LOSS_WEIGHT, REPEATS, TOKENS_SUPERVISED
 
 if TYPE_CHECKING:
     import ray.data

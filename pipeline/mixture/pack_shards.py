@@ -3,7 +3,7 @@
 Each shard holds ``packs_per_shard`` rows of :data:`~.packing.PACK_SCHEMA` (sample ids, lengths,
 ``cu_seqlens``, loss weights per pack); a trainer's loader joins the sample ids to the sample shards
 (or to its own tokenized records) and builds attention masks / position ids from ``cu_seqlens``.
-Every file goes through :func:`~mmcurate.pipeline.sinks.atomic.atomic_write`, so a reader never sees
+Every file goes through :func:`~mmcurate.pipeline.atomic.atomic_write`, so a reader never sees
 a torn shard. The manifest (``packs_manifest.parquet``, :data:`MANIFEST_SCHEMA`) is written last and
 lists each shard with its rows, bytes and sha256; ``packs_summary.json`` records the context, counts
 and packing efficiency; ``packs_rejects.parquet`` keeps the samples that could not be packed.
@@ -21,8 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline.atomic import FileInfo, atomic_write
 from mmcurate.pipeline.mixture.packing import PACK_SCHEMA, PackResult
-from mmcurate.pipeline.sinks.atomic import FileInfo, atomic_write
 from mmcurate.schemas.records import MANIFEST_SCHEMA
 
 __all__ = ["MANIFEST_NAME", "SUMMARY_NAME", "REJECTS_NAME", "write_pack_shards"]

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from mmcurate.pipeline.mixture.columns import LOSS_WEIGHT, REPEATS, TOKENS_TOTAL
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.mixture import LOSS_WEIGHT, REPEATS, TOKENS_TOTAL
 
 __all__ = ["NAME", "CONTEXTS", "PACK_SCHEMA", "PackResult", "ffd_assign", "naive_first_fit", "pack_table",
            "pack_batches"]

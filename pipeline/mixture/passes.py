@@ -19,15 +19,15 @@ import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.pipeline.mixture.budget import BudgetConfig, balance, budget_rows
-from mmcurate.pipeline.mixture.columns import MODALITY, REPEATS, TOKENS_SUPERVISED, TOKENS_TOTAL
 from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
 from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
 from mmcurate.pipeline.mixture.packing import pack_table
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
-from mmcurate.pipeline.sinks.atomic import atomic_write
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.mixture import MODALITY, REPEATS, TOKENS_SUPERVISED, TOKENS_TOTAL
 
 __all__ = ["Balance", "Pack", "accepted_slim_rows", "BALANCE_TABLE"]
 

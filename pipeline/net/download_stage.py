@@ -20,9 +20,9 @@ from typing import ClassVar
 
 import pyarrow as pa
 
+from mmcurate.pipeline.marking import mark_rejected
 from mmcurate.pipeline.net.fetch import FetchPolicy, FetchResult, fetch_many
 from mmcurate.pipeline.readers.base import media_item
-from mmcurate.pipeline.rejects import mark_rejected
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import put_column

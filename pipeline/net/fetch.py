@@ -40,8 +40,8 @@ from urllib.parse import urljoin
 from mmcurate.pipeline.net import reasons as R
 from mmcurate.pipeline.net.deadline import Deadline
 from mmcurate.pipeline.net.exchange import FetchError, exchange
-from mmcurate.pipeline.net.sniff import kind_of, sniff_mime
 from mmcurate.pipeline.net.ssrf import Resolver, UrlRejected, parse_url, resolve, system_resolver
+from mmcurate.pipeline.readers.sniff import kind_of, sniff_mime
 
 __all__ = ["FetchPolicy", "FetchResult", "fetch_one", "fetch_many"]
 

@@ -90,7 +90,7 @@ class Reader(ABC):
 
 def media_kind(data: bytes) -> tuple[str, str]:
     """(kind, sniffed MIME): 'video' or 'audio' for those containers, else 'image' (decode judges the rest)."""
-    from mmcurate.pipeline.net.sniff import kind_of, sniff_mime
+    from mmcurate.pipeline.readers.sniff import kind_of, sniff_mime
 
     mime = sniff_mime(data)
     kind = kind_of(mime)

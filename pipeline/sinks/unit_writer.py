@@ -76,8 +76,8 @@ class UnitWriter:
 
     def _write_clips(self, root: str, unit_id: str, ok: pa.Table) -> list[dict[str, Any]]:
         """One record per video clip (frames, timestamps, parent identity) in ``clips/<unit>.parquet``."""
-        from mmcurate.pipeline.video.columns import CLIP_RECORD_SCHEMA, CLIPS
-        from mmcurate.pipeline.video.explode import explode_clips
+        from mmcurate.pipeline.sinks.explode import explode_clips
+        from mmcurate.schemas.video import CLIP_RECORD_SCHEMA, CLIPS
 
         if CLIPS not in ok.column_names:
             return []

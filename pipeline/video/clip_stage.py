@@ -4,7 +4,7 @@ The pipeline contract is one row out per row in, so the stage does not emit clip
 ``clips`` list (start/end, source frame range, sampled frame timestamps, JPEG frames, frame size,
 sampling rate, motion, optional MP4) and a ``video_probe`` struct on the video's own row, and updates
 the media item's ``width``/``height``/``n_frames``. A writer turns the list into one record per clip
-with :func:`mmcurate.pipeline.video.explode.explode_clips`.
+with :func:`mmcurate.pipeline.sinks.explode.explode_clips`.
 
 Each video is decoded in a sandbox subprocess (:mod:`.sandbox`), so a crashing or hanging decoder
 costs one row, never the worker. Rows without a video media item pass through untouched.
@@ -21,11 +21,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
-from mmcurate.pipeline.video.columns import CLIPS, CLIPS_FIELD, VIDEO_PROBE, VIDEO_PROBE_FIELD
 from mmcurate.pipeline.video.extract import Extraction, ExtractParams, extract_clips
 from mmcurate.pipeline.video.probe import VideoSource
 from mmcurate.pipeline.video.sandbox import run_sandboxed
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.video import CLIPS, CLIPS_FIELD, VIDEO_PROBE, VIDEO_PROBE_FIELD
 
 __all__ = ["REJECT_REASONS", "VideoClips"]
 

@@ -10,8 +10,8 @@ import pytest
 
 from mmcurate.filters.audio_level import AudioClippingFilter, AudioDurationFilter, AudioLoudnessFilter, AudioSilenceFilter
 from mmcurate.filters.audio_speech import AudioBandwidthFilter, AudioSnrFilter, AudioSpeechFilter
-from mmcurate.pipeline.audio import generate as g
 from mmcurate.pipeline.audio.decode_stage import AudioDecode
+from mmcurate.pipeline.generate import audio as g
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table

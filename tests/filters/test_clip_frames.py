@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 from mmcurate.filters.clip_frames import DROPPED, SCORES, ClipFrameScore
-from mmcurate.filters.scenes import make_scene
+from mmcurate.pipeline.generate.scenes import make_scene
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
-from mmcurate.pipeline.video.columns import CLIPS, CLIPS_FIELD
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table
+from mmcurate.schemas.video import CLIPS, CLIPS_FIELD
 
 FRESH = 2_000_100_000  # seeds the tiny model never trained on
 THRESHOLD = 0.5  # the tiny model scores these matched scenes ~0.8-0.9 and mismatched ones under 0.4

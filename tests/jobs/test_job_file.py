@@ -139,7 +139,7 @@ def test_version_flag(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_job_json_records_the_job_and_reruns_to_the_same_hash_and_bytes(tmp_path: Path) -> None:
-    from mmcurate.jobs.demo_data import make_demo_folder
+    from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
     make_demo_folder(tmp_path / "in", n_scenes=6, n_crops=0, n_duplicates=1, with_video=False)
     job = tmp_path / "job.yaml"

@@ -9,8 +9,8 @@ import pyarrow.parquet as pq
 from e2e_support import MIXTURE, NO_MODELS, job_dict, step_index
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.demo_data import make_demo_folder
 from mmcurate.jobs.job_file import resolve
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
 
 def test_duplicate_images_with_other_captions_are_merged(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from e2e_support import MIXTURE, NO_MODELS, job_dict, step_index
 from PIL import Image
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.demo_data import make_demo_folder
 from mmcurate.jobs.job_file import resolve
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
 
 def test_semantic_near_copy_is_removed_by_semdedup(tmp_path: Path) -> None:
@@ -23,7 +23,9 @@ def test_semantic_near_copy_is_removed_by_semdedup(tmp_path: Path) -> None:
     (src / "near_scene_0004.jpg").write_bytes(buf.getvalue())
     (src / "near_scene_0004.txt").write_text((src / "scene_0004.txt").read_text())
     data = job_dict(src, tmp_path / "out", drop=NO_MODELS + MIXTURE)
-    data["steps"][step_index(data, "dedup")] = {"use": "semantic_dedup", "eps": 0.01, "keep": "clip_score"}
+    data["steps"][step_index(data, "dedup"):step_index(data, "dedup") + 1] = [
+        {"use": "clip_score", "write_embedding": True, "require_image": False},
+        {"use": "semantic_dedup", "eps": 0.01, "keep": "clip_score"}]
     run_job(resolve(data), use_ray=False, progress=False)
     rejects = pq.read_table(tmp_path / "out" / "rejects").to_pylist()
     semantic = [r for r in rejects if r["reason"] == "dedup_v1:semdedup_v1"]

@@ -11,8 +11,8 @@ import pytest
 from helpers import sample_table
 from PIL import Image
 
-from mmcurate.jobs import media_cases as mc
 from mmcurate.pipeline.decode_image import ImageDecode
+from mmcurate.pipeline.generate import cases as mc
 from mmcurate.pipeline.runner import run_stage
 from mmcurate.schemas import sample as S
 

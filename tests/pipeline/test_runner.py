@@ -109,7 +109,7 @@ def test_a_row_can_never_vanish_through_a_null_status() -> None:
 def test_mark_rejected_treats_null_mask_entries_as_no() -> None:
     import pyarrow as pa
 
-    from mmcurate.pipeline.rejects import mark_rejected
+    from mmcurate.pipeline.marking import mark_rejected
 
     table = sample_table([(b"a", "x"), (b"b", "y")])
     out = mark_rejected(table, pa.array([None, True], pa.bool_()), "s", "s:r")

@@ -3,7 +3,7 @@
 No pickle anywhere (``torch.load`` of an untrusted file runs code): ``<stem>.safetensors`` holds the
 state dict (weights, the quantiser's usage EMA and restart count), ``<stem>.json`` holds the
 :class:`VQConfig` plus free-form training metadata (command, held-out metrics). Both files are written
-through :func:`mmcurate.pipeline.sinks.atomic.atomic_write`, so a crash never leaves half a checkpoint.
+through :func:`mmcurate.pipeline.atomic.atomic_write`, so a crash never leaves half a checkpoint.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.tokenizers.vqvae.config import VQConfig
 from mmcurate.tokenizers.vqvae.model import VQVAE
 

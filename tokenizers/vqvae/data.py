@@ -8,7 +8,7 @@ trainer share :func:`to_pixels`, so train and inference inputs match exactly.
 Training reads curated shards — Parquet files written by mmcurate with the sample schema — taking
 every ``kind == 'image'`` item of ``media``. :func:`builtin_items` draws the shipped checkpoint's data
 without any download: random crops/flips/scales of scikit-image's bundled photos plus procedural scenes
-(:func:`mmcurate.jobs.media_cases.scene`); :func:`write_image_shards` writes them as such shards.
+(:func:`mmcurate.pipeline.generate.cases.scene`); :func:`write_image_shards` writes them as such shards.
 Held-out photos (:data:`HELDOUT_PHOTOS`) never appear in training.
 """
 
@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import to_table
 
@@ -133,7 +133,7 @@ def _random_crop(im: Image.Image, rng: np.random.Generator, size: int) -> Image.
 def builtin_items(split: str, n: int, size: int, seed: int = 0,
                   scene_fraction: float = 0.25) -> list[tuple[Image.Image, str]]:
     """``n`` (image, caption) pairs: photo crops of ``split`` and procedural scenes, ``size`` px square."""
-    from mmcurate.jobs.media_cases import scene
+    from mmcurate.pipeline.generate.cases import scene
 
     rng = np.random.default_rng([seed, 0 if split == "train" else 1])
     photos = [(p.stem, Image.open(p)) for p in photo_paths(split)]

@@ -24,11 +24,11 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from mmcurate.pipeline.rejects import mark_rejected
+from mmcurate.pipeline.marking import mark_rejected
 from mmcurate.pipeline.stage import Resources, Stage
-from mmcurate.pipeline.video.columns import CLIP_INDEX, CLIPS
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import put_column
+from mmcurate.schemas.video import CLIP_INDEX, CLIPS
 
 __all__ = ["VQ_CODES", "VQ_GRID", "VQ_GRID_TYPE", "VQ_CLIP_CODES", "VQ_CLIP_TYPE", "VQTokenize", "decode_codes",
            "frame_subset"]

@@ -11,10 +11,10 @@ import pytest
 def job_output(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The default image-text job over a small generated input: real rejects, dedup removals, media."""
     from mmcurate.jobs.cli import run_job
-    from mmcurate.jobs.demo_data import make_demo_folder
     from mmcurate.jobs.job_file import resolve
     from mmcurate.jobs.load import default_job_path
     from mmcurate.jobs.yaml_safe import load_yaml
+    from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 
     root = tmp_path_factory.mktemp("stats_job")
     make_demo_folder(root / "input", n_scenes=20, n_crops=5, n_duplicates=2, with_video=False)

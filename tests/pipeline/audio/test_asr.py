@@ -14,9 +14,9 @@ from pathlib import Path
 import av
 import pytest
 
-from mmcurate.pipeline.audio import generate as g
 from mmcurate.pipeline.audio.asr_stage import AudioTranscribe, word_error_rate
 from mmcurate.pipeline.audio.decode_stage import AudioDecode
+from mmcurate.pipeline.generate import audio as g
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table

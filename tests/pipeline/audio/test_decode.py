@@ -6,14 +6,14 @@ import audiofaults as F
 import numpy as np
 import pytest
 
-from mmcurate.pipeline.audio import generate as g
-from mmcurate.pipeline.audio.columns import AUDIO_PCM, AUDIO_PROBE
 from mmcurate.pipeline.audio.decode import DecodeParams, decode_audio
 from mmcurate.pipeline.audio.decode_stage import AudioDecode
-from mmcurate.pipeline.net.sniff import kind_of, sniff_mime
+from mmcurate.pipeline.generate import audio as g
 from mmcurate.pipeline.readers.base import media_kind
+from mmcurate.pipeline.readers.sniff import kind_of, sniff_mime
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.pipeline.stage import Reject
+from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table
 

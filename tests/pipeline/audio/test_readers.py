@@ -6,7 +6,7 @@ import io
 import tarfile
 from pathlib import Path
 
-from mmcurate.pipeline.audio import generate as g
+from mmcurate.pipeline.generate import audio as g
 from mmcurate.pipeline.plan import plan_units
 from mmcurate.pipeline.readers.folder import FolderReader
 from mmcurate.pipeline.readers.tar_stream import TarLimits

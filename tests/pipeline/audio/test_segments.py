@@ -8,9 +8,9 @@ import av
 import pyarrow as pa
 import pytest
 
-from mmcurate.pipeline.audio import generate as g
 from mmcurate.pipeline.audio.segment_stage import AUDIO_WINDOWS, AudioSegments, explode_windows
 from mmcurate.pipeline.audio.windows import plan_windows
+from mmcurate.pipeline.generate import audio as g
 from mmcurate.pipeline.stage import Reject
 
 

@@ -9,9 +9,9 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from mmcurate.pipeline.audio import generate as g
 from mmcurate.pipeline.audio.decode import decode_audio
 from mmcurate.pipeline.dedup.audio_fp import AUDIO_FP, audio_duplicates, audio_fingerprint, bit_error_rate
+from mmcurate.pipeline.generate import audio as g
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 TEXT = "The rain in Spain stays mainly in the plain, said the professor to his student."

@@ -15,13 +15,13 @@ from PIL import Image
 from video_helpers import FPS, decode, encode, pan_frames, planted_video_signatures, video_table
 
 from mmcurate.jobs.cli import run_job
-from mmcurate.jobs.demo_data import make_demo_folder
 from mmcurate.jobs.job_file import resolve
 from mmcurate.pipeline.dedup.global_dedup import phash_duplicates, signature_table, video_phash_duplicates
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
 from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, VideoPerceptualHash, padded_signatures, sequences_close
+from mmcurate.pipeline.dedup.video_signature import video_signature
+from mmcurate.pipeline.generate.demo_folder import make_demo_folder
 from mmcurate.pipeline.runner import run_stages
-from mmcurate.pipeline.video.signature import video_signature
 from mmcurate.schemas import sample as S
 
 SECONDS = 6  # six signature frames: 0.5 s ... 5.5 s

@@ -17,7 +17,7 @@ import pytest
 from mmcurate.pipeline.mixture.budget import BudgetConfig, balance
 from mmcurate.pipeline.mixture.packing import pack_table
 from mmcurate.tokenizers.patch import image_token_count, video_token_count
-from mmcurate.tokenizers.plan import PatchScheme
+from mmcurate.tokenizers.scheme import PatchScheme
 
 N = 100_000
 CONTEXT = 8192

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from mmcurate.pipeline.mixture.columns import TOKENS_TOTAL
 from mmcurate.pipeline.mixture.packing import pack_batches, pack_table
+from mmcurate.schemas.mixture import TOKENS_TOTAL
 
 
 def test_chunked_packing_matches_whole_table_packing() -> None:

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from mmcurate.pipeline.mixture.chat_client import ChatConfig
-from mmcurate.pipeline.mixture.columns import INSTRUCT_BACKEND, INSTRUCT_LLAVA, INSTRUCT_MESSAGES
-from mmcurate.pipeline.mixture.conversation import ConversationError, parse_llm_answer
-from mmcurate.pipeline.mixture.synthesize import SynthesizeInstructions
 from mmcurate.pipeline.runner import apply_to_rows
+from mmcurate.pipeline.synthesis.chat_client import ChatConfig
+from mmcurate.pipeline.synthesis.conversation import ConversationError, parse_llm_answer
+from mmcurate.pipeline.synthesis.synthesize import SynthesizeInstructions
+from mmcurate.schemas.mixture import INSTRUCT_BACKEND, INSTRUCT_LLAVA, INSTRUCT_MESSAGES
 
 
 def _image_row(i: int, caption: str = "A red stop sign at a street corner", ocr: list[str] | None = None) -> dict[str, Any]:
@@ -30,8 +30,8 @@ def _video_row() -> dict[str, Any]:
 def _run(stage: SynthesizeInstructions, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     import pyarrow as pa
 
-    from mmcurate.pipeline.video.columns import CLIPS_FIELD
     from mmcurate.schemas import sample as S
+    from mmcurate.schemas.video import CLIPS_FIELD
 
     extra = [pa.field("ocr_v1_texts", pa.list_(pa.string())), CLIPS_FIELD, *stage.writes]
     return apply_to_rows(stage, rows, S.sample_schema(extra))

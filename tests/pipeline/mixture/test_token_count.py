@@ -6,13 +6,13 @@ import pickle
 
 import pyarrow as pa
 
-from mmcurate.pipeline.mixture.synthesize import SynthesizeInstructions
-from mmcurate.pipeline.mixture.text_tokens import HeuristicCounter
-from mmcurate.pipeline.mixture.token_count import CountTokens
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
+from mmcurate.pipeline.synthesis.synthesize import SynthesizeInstructions
 from mmcurate.schemas import sample as S
 from mmcurate.tokenizers.patch import image_token_count
-from mmcurate.tokenizers.plan import PatchScheme
+from mmcurate.tokenizers.scheme import PatchScheme
+from mmcurate.tokenizers.text_count import HeuristicCounter
+from mmcurate.tokenizers.token_count import CountTokens
 
 
 def test_heuristic_counter() -> None:

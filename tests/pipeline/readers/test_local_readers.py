@@ -8,7 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image
 
-from mmcurate.jobs import media_cases as mc
+from mmcurate.pipeline.generate import cases as mc
 from mmcurate.pipeline.plan import plan_hash, plan_units
 from mmcurate.pipeline.readers.folder import FolderReader
 from mmcurate.pipeline.readers.table_file import TableFileReader

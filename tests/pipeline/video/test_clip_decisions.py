@@ -12,12 +12,12 @@ import pytest
 from PIL import Image
 
 from mmcurate.filters.clip_frames import ClipFrameScore
+from mmcurate.filters.video import MOTION_DROPPED, VideoMotionFilter, cut_clips, keep_clips
 from mmcurate.jobs.job_file import resolve
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
-from mmcurate.pipeline.video.columns import CLIPS, CLIPS_FIELD
-from mmcurate.pipeline.video.filters import MOTION_DROPPED, VideoMotionFilter, cut_clips, keep_clips
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table
+from mmcurate.schemas.video import CLIPS, CLIPS_FIELD
 
 DROPPED = MOTION_DROPPED.name
 

@@ -10,16 +10,16 @@ import pyarrow as pa
 import pytest
 import videogen as g
 
+from mmcurate.filters.video import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 from mmcurate.pipeline.runner import run_stages
+from mmcurate.pipeline.sinks.explode import explode_clips
 from mmcurate.pipeline.stage import Reject
 from mmcurate.pipeline.video.clip_stage import REJECT_REASONS, VideoClips
-from mmcurate.pipeline.video.columns import CLIP_RECORD_SCHEMA
-from mmcurate.pipeline.video.explode import explode_clips
 from mmcurate.pipeline.video.extract import ExtractParams
-from mmcurate.pipeline.video.filters import VideoDurationFilter, VideoMotionFilter, VideoResolutionFilter
 from mmcurate.pipeline.video.sandbox import SandboxError, run_sandboxed
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table
+from mmcurate.schemas.video import CLIP_RECORD_SCHEMA
 
 
 def test_crash_is_retried_once_then_decoder_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """Sandbox fault functions for the video tests, plus the generators they share with the demo.
 
-The generators live in :mod:`mmcurate.jobs.media_video`; this module is imported by name (the folder's
+The generators live in :mod:`mmcurate.pipeline.generate.video`; this module is imported by name (the folder's
 conftest puts it on ``sys.path``) so the sandbox child can unpickle the fault functions.
 """
 
@@ -10,7 +10,7 @@ import os
 import signal
 import time
 
-from mmcurate.jobs.media_video import PALETTE, frame_image, has_encoder, make_audio_only, make_video
+from mmcurate.pipeline.generate.video import PALETTE, frame_image, has_encoder, make_audio_only, make_video
 
 __all__ = ["PALETTE", "frame_image", "make_video", "make_audio_only", "has_encoder",
            "crash_always", "hang_forever", "crash_on_marker", "CRASH_MARKER"]

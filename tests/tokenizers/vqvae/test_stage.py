@@ -12,9 +12,9 @@ import pytest
 from PIL import Image
 
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
-from mmcurate.pipeline.video.columns import CLIPS_FIELD
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import to_table
+from mmcurate.schemas.video import CLIPS_FIELD
 from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID, VQTokenize, decode_codes, frame_subset
 
 

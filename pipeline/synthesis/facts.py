@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from mmcurate.pipeline.mixture.columns import CLIPS, OCR_TEXTS
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.mixture import CLIPS, OCR_TEXTS
 
 __all__ = ["Segment", "SampleFacts", "facts_from_row"]
 

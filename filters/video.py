@@ -29,9 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline.filter import Filter
-from mmcurate.pipeline.rejects import mark_rejected, ok_mask
-from mmcurate.pipeline.video.columns import CLIP_INDEX, CLIPS, VIDEO_PROBE
+from mmcurate.pipeline.marking import mark_rejected, ok_mask
 from mmcurate.schemas.table import put_column
+from mmcurate.schemas.video import CLIP_INDEX, CLIPS, VIDEO_PROBE
 
 __all__ = ["VideoDurationFilter", "VideoResolutionFilter", "VideoMotionFilter", "weighted_motion",
            "DROPPED_CLIP_TYPE", "dropped_clips_field", "ClipCut", "cut_clips", "keep_clips", "drop_failing_clips"]

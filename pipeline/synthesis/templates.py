@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import random
 
-from mmcurate.pipeline.mixture.conversation import (
+from mmcurate.pipeline.synthesis.conversation import (
     TASK_CONVERSATION,
     TASK_DETAIL,
     TASK_OCR,
@@ -24,7 +24,7 @@ from mmcurate.pipeline.mixture.conversation import (
     TASK_TEMPORAL,
     Conversation,
 )
-from mmcurate.pipeline.mixture.facts import SampleFacts
+from mmcurate.pipeline.synthesis.facts import SampleFacts
 
 __all__ = ["task_rng", "applicable_tasks", "template_conversation"]
 

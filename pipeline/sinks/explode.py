@@ -11,9 +11,9 @@ from __future__ import annotations
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from mmcurate.pipeline.rejects import ok_mask
-from mmcurate.pipeline.video.columns import CLIP_ID, CLIP_INDEX, CLIP_RECORD_SCHEMA, CLIP_TYPE, CLIPS, PARENT_COLUMNS
+from mmcurate.pipeline.marking import ok_mask
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.video import CLIP_ID, CLIP_INDEX, CLIP_RECORD_SCHEMA, CLIP_TYPE, CLIPS, PARENT_COLUMNS
 
 __all__ = ["explode_clips"]
 

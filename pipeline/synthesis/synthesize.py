@@ -27,15 +27,9 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from mmcurate.pipeline.mixture.chat_client import ChatClient, ChatConfig, ChatError
-from mmcurate.pipeline.mixture.columns import (
-    INSTRUCT_BACKEND,
-    INSTRUCT_FIELDS,
-    INSTRUCT_LLAVA,
-    INSTRUCT_MESSAGES,
-    OCR_TEXTS,
-)
-from mmcurate.pipeline.mixture.conversation import (
+from mmcurate.pipeline.stage import Resources, Stage
+from mmcurate.pipeline.synthesis.chat_client import ChatClient, ChatConfig, ChatError
+from mmcurate.pipeline.synthesis.conversation import (
     TASKS,
     Conversation,
     ConversationError,
@@ -44,11 +38,17 @@ from mmcurate.pipeline.mixture.conversation import (
     to_llava_record,
     to_messages,
 )
-from mmcurate.pipeline.mixture.facts import SampleFacts, facts_from_row
-from mmcurate.pipeline.mixture.llm_prompt import task_messages
-from mmcurate.pipeline.mixture.templates import applicable_tasks, template_conversation
-from mmcurate.pipeline.stage import Resources, Stage
+from mmcurate.pipeline.synthesis.facts import SampleFacts, facts_from_row
+from mmcurate.pipeline.synthesis.llm_prompt import task_messages
+from mmcurate.pipeline.synthesis.templates import applicable_tasks, template_conversation
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.mixture import (
+    INSTRUCT_BACKEND,
+    INSTRUCT_FIELDS,
+    INSTRUCT_LLAVA,
+    INSTRUCT_MESSAGES,
+    OCR_TEXTS,
+)
 from mmcurate.schemas.table import to_table
 
 __all__ = ["SynthesizeInstructions"]

@@ -7,7 +7,7 @@ import io
 import pytest
 from PIL import Image
 
-from mmcurate.pipeline.net.sniff import OCTET_STREAM, kind_of, sniff_mime
+from mmcurate.pipeline.readers.sniff import OCTET_STREAM, kind_of, sniff_mime
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,7 @@
 """The Arrow columns the mixture stages and set-level functions write, defined once.
 
 These are stage-declared columns (merged into the sample schema through ``Stage.writes``), like the
-video columns in :mod:`mmcurate.pipeline.video.columns`. Conversations are stored as JSON *text* in
+video columns in :mod:`mmcurate.schemas.video`. Conversations are stored as JSON *text* in
 typed string columns: a trainer's loader reads LLaVA JSON or OpenAI messages verbatim, and Arrow never
 has to infer a nested type from a model's answer.
 """
@@ -32,7 +32,7 @@ __all__ = [
 
 # Columns other stages write that we read when present (optional inputs).
 OCR_TEXTS = "ocr_v1_texts"  # list<string>, one text per media item (filters/ocr.py)
-CLIPS = "clips"  # list<clip struct> with frame_ts, start_s, end_s (pipeline/video/columns.py)
+CLIPS = "clips"  # list<clip struct> with frame_ts, start_s, end_s (schemas/video.py)
 
 INSTRUCT_LLAVA = "synthesize_v1_llava"
 INSTRUCT_MESSAGES = "synthesize_v1_messages"

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from mmcurate.jobs import media_cases as mc
+from mmcurate.pipeline.generate import cases as mc
 
 __all__ = ["make_demo_folder", "DUPLICATE_PREFIX"]
 
@@ -106,7 +106,7 @@ def _bad_files(root: Path, base: Image.Image) -> dict[str, str | None]:
 
 
 def _videos(root: Path) -> dict[str, str | None]:
-    from mmcurate.jobs import media_video as mv
+    from mmcurate.pipeline.generate import video as mv
 
     moving = mv.make_video(size=(192, 144), fps=10, n_frames=60, cuts=(25,))
     cases: dict[str, tuple[bytes, str | bytes | None, str | None]] = {

@@ -24,7 +24,9 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from mmcurate.pipeline.mixture.columns import (
+from mmcurate.pipeline.stage import Reject, RowStage
+from mmcurate.schemas import sample as S
+from mmcurate.schemas.mixture import (
     CLIPS,
     INSTRUCT_LLAVA,
     MODALITY,
@@ -37,12 +39,10 @@ from mmcurate.pipeline.mixture.columns import (
     TOKENS_TEXT,
     TOKENS_TOTAL,
 )
-from mmcurate.pipeline.mixture.text_tokens import HeuristicCounter, TextTokenCounter
-from mmcurate.pipeline.stage import Reject, RowStage
-from mmcurate.schemas import sample as S
 from mmcurate.tokenizers.patch import video_token_count
 from mmcurate.tokenizers.patch_stage import TOKENS_IMAGE, TOKENS_VIDEO, PatchTokenCount
-from mmcurate.tokenizers.plan import PatchScheme
+from mmcurate.tokenizers.scheme import PatchScheme
+from mmcurate.tokenizers.text_count import HeuristicCounter, TextTokenCounter
 
 __all__ = ["CountTokens"]
 

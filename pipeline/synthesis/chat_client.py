@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mmcurate.pipeline.sinks.atomic import atomic_write
+from mmcurate.pipeline.atomic import atomic_write
 
 __all__ = ["ChatConfig", "ChatError", "ChatClient", "request_key"]
 

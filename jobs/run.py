@@ -1,0 +1,41 @@
+"""Running a resolved job: preflight checks, Ray (local or a cluster), the engine, and job.json's record."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as package_version
+from typing import Any
+
+from mmcurate.jobs.job_file import Job, resolved_data
+from mmcurate.jobs.preflight import check_output_dir, check_step_paths
+
+__all__ = ["mmcurate_version", "preflight", "run_job"]
+
+
+def mmcurate_version() -> str:
+    return package_version("mmcurate")
+
+
+def preflight(job: Job) -> None:
+    """Cheap filesystem checks of the job's own paths, before Ray starts."""
+    if "://" not in job.output.path:
+        check_output_dir(job.output.path)
+    check_step_paths(resolved_data(job)["steps"])
+
+
+def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, use_ray: bool = True,
+            progress: bool = True, command: list[str] | None = None) -> dict[str, Any]:
+    """Start or join Ray, run the job, return its funnel; ``job.json`` records how it was made."""
+    from mmcurate.jobs.build import build_pipeline
+    from mmcurate.jobs.job_file import config_hash
+    from mmcurate.pipeline.execute import run_pipeline
+
+    preflight(job)
+    if use_ray:
+        from mmcurate.pipeline.faults import fault_env
+        from mmcurate.pipeline.ray_session import init_ray
+
+        init_ray(address=address or job.ray.address, num_cpus=job.ray.num_cpus,
+                 object_store_memory=job.ray.object_store_memory, env_vars=fault_env(), progress=progress)
+    record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
+    return run_pipeline(build_pipeline(job), config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
+                        progress=progress, record=record)
