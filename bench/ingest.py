@@ -273,18 +273,18 @@ def mmcurate_config(path: Path, urls: Path, out: Path, unit_rows: int, max_worke
     """
     import yaml
 
+    # Like for like: img2dataset downloads, validates by decoding and writes tars. It has no dedup pass,
+    # no CLIP/OCR scoring and no mixture step, so the job leaves those steps out; the video steps stay
+    # (they pass images through), as in the default job.
+    policy = {"allowed_networks": ["127.0.0.1/32"], "max_workers": max_workers, "per_host_limit": per_host}
     config = {
         "inputs": [{"kind": "parquet", "path": str(urls), "url_column": "url", "caption_column": "caption",
                     "unit_rows": unit_rows}],
-        "output": str(out),
-        "download": {"allowed_networks": ["127.0.0.1/32"], "max_workers": max_workers, "per_host_limit": per_host},
-        "shards": {"formats": ["webdataset"]},
+        "steps": [{"use": "download", "policy": policy}, {"use": "image_decode"}, {"use": "caption_clean"},
+                  {"use": "video_clips"}, {"use": "video_duration"}, {"use": "video_resolution"},
+                  {"use": "video_motion"}],
+        "output": {"path": str(out), "formats": ["webdataset"]},
     }
-    # Like for like: img2dataset downloads, validates by decoding and writes tars. It has no dedup pass,
-    # no CLIP/OCR scoring and no mixture step, so those are off here; video stages pass images through.
-    config["dedup"] = {"enabled": False}
-    config["filters"] = {"clip": {"enabled": False}}
-    config["mixture"] = {"enabled": False}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
 
