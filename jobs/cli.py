@@ -24,14 +24,17 @@ from mmcurate.jobs.run import mmcurate_version, run_job
 from mmcurate.jobs.stats import cli as stats_cli
 from mmcurate.jobs.typed import ConfigError
 from mmcurate.jobs.yaml_safe import YamlError
+from mmcurate.pipeline.fs import StoreError
 from mmcurate.pipeline.output_state import OutputMismatch
 from mmcurate.pipeline.readers.base import InputError
+from mmcurate.pipeline.sinks.lease import LeaseHeld
 
 __all__ = ["main", "run_job", "default_job_path", "USER_ERRORS"]
 
 log = logging.getLogger("mmcurate")
 # Mistakes a user makes and can fix from the message: one line, exit 2, never a traceback.
-USER_ERRORS = (ConfigError, YamlError, InputError, PreflightError, OutputMismatch, FileNotFoundError)
+USER_ERRORS = (ConfigError, YamlError, InputError, PreflightError, OutputMismatch, StoreError, LeaseHeld,
+               FileNotFoundError)
 
 
 def _job_arguments(parser: argparse.ArgumentParser) -> None:

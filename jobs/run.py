@@ -19,6 +19,10 @@ def preflight(job: Job) -> None:
     """Cheap filesystem checks of the job's own paths, before Ray starts."""
     if "://" not in job.output.path:
         check_output_dir(job.output.path)
+    else:
+        from mmcurate.pipeline import fs
+
+        fs.check_bucket(job.output.path)  # a missing bucket or bad credentials: one line, before Ray
     check_step_paths(resolved_data(job)["steps"])
 
 
@@ -35,7 +39,27 @@ def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, us
         from mmcurate.pipeline.ray_session import init_ray
 
         init_ray(address=address or job.ray.address, num_cpus=job.ray.num_cpus,
-                 object_store_memory=job.ray.object_store_memory, env_vars=fault_env(), progress=progress)
+                 object_store_memory=job.ray.object_store_memory, env_vars={**fault_env(), **_store_env()},
+                 progress=progress)
     record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
-    return run_pipeline(build_pipeline(job), config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
-                        progress=progress, record=record)
+    with _output_guard(job.output.path):
+        return run_pipeline(build_pipeline(job), config_hash=config_hash(job), use_ray=use_ray,
+                            overwrite=overwrite, progress=progress, record=record)
+
+
+def _store_env() -> dict[str, str]:
+    """The object-store settings of this shell (AWS_*), passed on to every Ray worker."""
+    import os
+
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
+def _output_guard(location: str) -> Any:
+    """A bucket output is leased for the run (a conditional PUT): a second writer is refused."""
+    import contextlib
+
+    if "://" not in location:
+        return contextlib.nullcontext()
+    from mmcurate.pipeline.sinks.lease import OutputLease
+
+    return OutputLease(location)

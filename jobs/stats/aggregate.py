@@ -159,7 +159,7 @@ def aggregate(
             k: [float(v) for v in (vs if isinstance(vs, list) else [vs])]
             for k, vs in folder.job.get("thresholds", {}).items()
         },
-        **job_thresholds(folder.job.get("steps") or [], scores),  # what the job's steps cut at
+        **job_thresholds(folder.job.get("steps") or [], scores, stage_name=_stage_name),  # the steps' cuts
         **(thresholds or {}),
     }
     funnel = _manifest_funnel(folder) or Funnel(
@@ -256,6 +256,13 @@ def _stacked(metrics: list[Metric], reject_schema: pa.Schema | None) -> list[Met
         return []
     names = set(reject_schema.names)
     return [m for m in metrics if m.group != "captions" and all(c.split(".")[0] in names for c in m.columns)]
+
+
+def _stage_name(use: str) -> str | None:
+    """The versioned stage name a recorded step writes its columns under (None: not a known step)."""
+    from mmcurate.jobs.catalog import STEPS, stage_name
+
+    return stage_name(use) if use in STEPS else None
 
 
 def _duplicate_of(folder: OutputFolder) -> pa.Table | None:
