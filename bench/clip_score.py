@@ -37,7 +37,7 @@ from PIL import Image
 from mmcurate.filters.clip_model import ClipEmbedder
 from mmcurate.filters.clip_score import ClipScoreFilter
 from mmcurate.filters.media import image_item
-from mmcurate.pipeline.generate.scenes import make_scene
+from mmcurate.pipeline.generate.shapes import make_scene
 from mmcurate.pipeline.runner import run_stage
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.table import to_table

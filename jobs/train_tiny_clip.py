@@ -4,7 +4,7 @@ No pretrained CLIP can be downloaded in our environments, yet the CLIP-score, T-
 need a model whose scores mean something in tests and demos. This job trains a ~3.8 M parameter
 open_clip model (config ``filters/assets/tiny_clip.json``: 64 px ViT, 4 layers; 3-layer text tower
 on open_clip's own BPE tokenizer, so no hub access) with the standard symmetric contrastive loss on
-:mod:`mmcurate.pipeline.generate.scenes`. Scenes are drawn on the fly from step-derived seeds, so every step
+:mod:`mmcurate.pipeline.generate.shapes`. Scenes are drawn on the fly from step-derived seeds, so every step
 sees fresh data and a rerun reproduces the same weights (up to CPU float non-determinism).
 Held-out scenes use a disjoint seed range.
 
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from mmcurate.filters.clip_model import TINY_CLIP_ARCH, TINY_CLIP_CONFIG, TINY_CLIP_WEIGHTS, load_clip
-from mmcurate.pipeline.generate.scenes import WORDS, make_scene, scene_batch
+from mmcurate.pipeline.generate.shapes import WORDS, make_scene, scene_batch
 
 __all__ = ["TrainConfig", "evaluate", "train"]
 

@@ -60,7 +60,7 @@ def caption_corpus(n_scenes: int = 20_000, seed: int = 0) -> list[str]:
     import numpy as np
 
     from mmcurate.pipeline.generate.cases import scene
-    from mmcurate.pipeline.generate.scenes import make_scene
+    from mmcurate.pipeline.generate.shapes import make_scene
 
     rng = np.random.default_rng(seed)
     texts = [scene(rng, size=24)[1] for _ in range(n_scenes // 2)]

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from mmcurate.filters.clip_frames import DROPPED, SCORES, ClipFrameScore
-from mmcurate.pipeline.generate.scenes import make_scene
+from mmcurate.pipeline.generate.shapes import make_scene
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
 from mmcurate.schemas.sample import sample_schema
 from mmcurate.schemas.table import to_table

@@ -8,7 +8,7 @@ import pytest
 
 from mmcurate.filters.clip_quantile import ClipScoreCut, score_threshold, threshold_from_array
 from mmcurate.filters.clip_score import ClipScoreFilter
-from mmcurate.pipeline.generate.scenes import make_scene
+from mmcurate.pipeline.generate.shapes import make_scene
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
 from mmcurate.schemas import sample as S
 

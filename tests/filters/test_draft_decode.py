@@ -11,7 +11,7 @@ from PIL import Image
 
 from mmcurate.filters.clip_score import ClipScoreFilter
 from mmcurate.filters.media import image_item, open_rgb
-from mmcurate.pipeline.generate.scenes import make_scene
+from mmcurate.pipeline.generate.shapes import make_scene
 from mmcurate.pipeline.runner import run_stage
 
 FRESH = 2_100_000_000

@@ -11,7 +11,7 @@ from mmcurate.filters.basic import WordCountFilter
 from mmcurate.filters.caption_language import CaptionLanguageFilter
 from mmcurate.filters.clip_quantile import score_threshold, threshold_from_array
 from mmcurate.filters.clip_score import ClipScoreFilter
-from mmcurate.pipeline.generate.scenes import make_scene
+from mmcurate.pipeline.generate.shapes import make_scene
 from mmcurate.pipeline.runner import run_stage
 from mmcurate.schemas import sample as S
 

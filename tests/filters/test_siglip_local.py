@@ -12,7 +12,7 @@ from safetensors.torch import save_file
 
 from mmcurate.filters.clip_model import ClipEmbedder, load_clip
 from mmcurate.filters.clip_score import ClipScoreFilter
-from mmcurate.pipeline.generate.scenes import make_scene
+from mmcurate.pipeline.generate.shapes import make_scene
 from mmcurate.pipeline.runner import apply_to_rows, run_stage
 
 CAPTIONS = [make_scene(3_000_000_000 + i).caption for i in range(64)]

@@ -15,7 +15,7 @@ from PIL import Image
 
 from mmcurate.filters.ocr import OcrFilter
 from mmcurate.filters.tmars import MASKED, N_MASKED, SCORE, TMarsFilter, mask_text_boxes
-from mmcurate.pipeline.generate.scenes import make_scene
+from mmcurate.pipeline.generate.shapes import make_scene
 from mmcurate.pipeline.runner import StageFailed, apply_to_rows, run_stage
 from mmcurate.schemas import sample as S
 
