@@ -10,7 +10,7 @@ threshold in the reject detail. Rows without a score (no image) are neither coun
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -50,6 +50,3 @@ class ClipKeepTop(Pass):
         details = [f"{self.column()} {s:.4f} < {threshold:.4f} (top {self.keep_fraction:g} of {int(scored.sum())})"
                    for s in scores[below]]
         return decision_table(ids, ["below_top_fraction"] * len(ids), details)
-
-    def describe(self) -> dict[str, Any]:
-        return {"column": self.column(), "keep_fraction": self.keep_fraction}

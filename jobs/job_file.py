@@ -80,9 +80,9 @@ def detect_kind(path: str, where: str) -> str:
     try:
         return detect_input_kind(path)
     except InputError as exc:
-        raise ConfigError(f"{where}.path: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from None
     except FileNotFoundError:
-        raise ConfigError(f"{where}.path: {path} does not exist") from None
+        raise ConfigError(f"{where}: {path} does not exist") from None
 
 
 def _input(item: Any, i: int) -> InputSpec:
@@ -94,7 +94,7 @@ def _input(item: Any, i: int) -> InputSpec:
     if kind == "auto":
         if "path" not in params:
             raise ConfigError(f"{where}.path: required parameter is missing")
-        kind = detect_kind(str(params["path"]), where)
+        kind = detect_kind(str(params["path"]), f"{where}.path")
     if kind not in INPUTS:
         raise ConfigError(f"{where}.kind: must be one of {['auto', *INPUTS]}, got {kind!r}")
     if kind in TABLE_KINDS:

@@ -25,7 +25,7 @@ def _inputs_from_paths(paths: list[str], template: dict[str, Any] | None) -> lis
     shared = {k: v for k, v in (template or {}).items() if k in keep}
     out = []
     for path in paths:
-        kind = detect_kind(path, f"--input {path}")
+        kind = detect_kind(path, "--input")
         allowed = {"unit_rows"} if kind in ("folder", "webdataset") else set(keep)
         out.append({"kind": kind, "path": path, **{k: v for k, v in shared.items() if k in allowed}})
     return out

@@ -216,6 +216,9 @@ def describe_params(cls: type) -> dict[str, dict[str, Any]]:
     hints = field_types(cls)
     out = {}
     for f in settable_fields(cls):
+        if dataclasses.is_dataclass(hints[f.name]):  # a nested config (a download policy): its own fields, dotted
+            out.update({f"{f.name}.{k}": v for k, v in describe_params(hints[f.name]).items()})
+            continue
         if f.default is not dataclasses.MISSING:
             default = to_plain(f.default)
         elif f.default_factory is not dataclasses.MISSING:
