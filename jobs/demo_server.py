@@ -35,10 +35,10 @@ class _Handler(SimpleHTTPRequestHandler):
             self.wfile.write(body)
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
+        self.hits[self.path] += 1  # every request, so tests can prove a URL was fetched once
         if not self.path.startswith("/fault/"):
             return super().do_GET()
         kind, _, rest = self.path[len("/fault/"):].partition("/")
-        self.hits[self.path] += 1
         if kind == "404":
             return self._send(404, b"not found")
         if kind == "500":
@@ -71,6 +71,11 @@ class DemoServer:
         handler = type("Handler", (_Handler,), {"hits": Counter()})
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), partial(handler, directory=str(root)))
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def hits(self) -> Counter[str]:
+        """Requests per path since the server started."""
+        return self._server.RequestHandlerClass.func.hits  # type: ignore[attr-defined]
 
     @property
     def base(self) -> str:

@@ -24,7 +24,7 @@ from tqdm import tqdm
 from mmcurate.pipeline.faults import fault_point
 from mmcurate.pipeline.manifest import Manifest
 from mmcurate.pipeline.output_state import prepare_output
-from mmcurate.pipeline.pass_runner import Step, decide_passes, main_stages
+from mmcurate.pipeline.pass_runner import Step, decide_passes, main_stages, remove_spill, source_for
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.pipeline.plan import plan_hash, plan_units
 from mmcurate.pipeline.read_units import read_unit, units_dataset
@@ -56,10 +56,10 @@ class Pipeline:
         return [s for s in self.steps if isinstance(s, OutputPass)]
 
 
-def _iter_commits_ray(pipeline: Pipeline, stages: list[Stage], units: list[WorkUnit]) -> Any:
+def _iter_commits_ray(pipeline: Pipeline, source: Any, stages: list[Stage], units: list[WorkUnit]) -> Any:
     from mmcurate.pipeline.ray_adapter import actor_cpu_cap, apply_stage
 
-    ds = units_dataset(pipeline.readers, units)
+    ds = units_dataset(source, units)
     cap = actor_cpu_cap(stages)
     for stage in stages:
         ds = apply_stage(ds, stage, cpu_cap=cap)
@@ -68,9 +68,9 @@ def _iter_commits_ray(pipeline: Pipeline, stages: list[Stage], units: list[WorkU
         yield from batch.to_pylist()
 
 
-def _iter_commits_local(pipeline: Pipeline, stages: list[Stage], units: list[WorkUnit]) -> Any:
+def _iter_commits_local(pipeline: Pipeline, source: Any, stages: list[Stage], units: list[WorkUnit]) -> Any:
     for unit in units:
-        table = run_stages(stages, read_unit(pipeline.readers, unit))
+        table = run_stages(stages, read_unit(source, unit))
         yield from pipeline.writer(table).to_pylist()
 
 
@@ -105,9 +105,9 @@ def run_pipeline(
     started = time.monotonic()
     if pending:
         decisions = decide_passes(pipeline.steps, pipeline.readers, units, str(out_dir), use_ray)
-        stages = main_stages(pipeline.steps, decisions)
+        stages = main_stages(pipeline.steps, decisions.by_step, start=decisions.spilled_at or 0)
         run = _iter_commits_ray if use_ray else _iter_commits_local
-        commits = run(pipeline, stages, pending)
+        commits = run(pipeline, source_for(decisions, pipeline.readers, str(out_dir)), stages, pending)
         bar = tqdm(total=len(units), initial=len(done), unit="unit", desc="committed", disable=not progress)
         rows = 0
         for commit in commits:
@@ -122,6 +122,7 @@ def run_pipeline(
     if missing:
         raise RuntimeError(f"{len(missing)} units were not committed (first: {sorted(missing)[0]})")
     manifest.finalize()
+    remove_spill(str(out_dir))
     funnel = manifest.funnel()
     funnel["seconds"] = round(time.monotonic() - started, 2)
     funnel["resumed_units"] = len(done)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
@@ -24,13 +25,14 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
 from mmcurate.pipeline.passes import OutputPass, Pass, survivors
-from mmcurate.pipeline.read_units import read_unit, units_dataset
+from mmcurate.pipeline.read_units import SPILL_DIR, InputSource, SpillSource, read_unit, units_dataset
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 
-__all__ = ["PASSES_DIR", "Step", "pass_groups", "main_stages", "decide_passes", "decision_path"]
+__all__ = ["PASSES_DIR", "Step", "pass_groups", "main_stages", "decide_passes", "decision_path", "spill_point",
+           "Decisions", "remove_spill", "source_for"]
 
 log = logging.getLogger(__name__)
 PASSES_DIR = "passes"
@@ -49,10 +51,24 @@ def pass_groups(steps: Sequence[Step]) -> list[list[int]]:
     return groups
 
 
-def main_stages(steps: Sequence[Step], decisions: dict[int, pa.Table]) -> list[Stage]:
-    """The row stages of ``steps`` with each pass replaced by the stages applying its decision."""
+def spill_point(steps: Sequence[Step]) -> int | None:
+    """Index of the first pass when a step before it must not be repeated (a download); else None.
+
+    Its collection keeps each unit's rows at that point, and the main pass starts from them.
+    """
+    groups = pass_groups(steps)
+    if not groups:
+        return None
+    first = groups[0][0]
+    return first if any(isinstance(s, Stage) and not s.repeatable for s in steps[:first]) else None
+
+
+def main_stages(steps: Sequence[Step], decisions: dict[int, pa.Table], start: int = 0) -> list[Stage]:
+    """The row stages of ``steps[start:]`` with each pass replaced by the stages applying its decision."""
     stages: list[Stage] = []
     for i, step in enumerate(steps):
+        if i < start:
+            continue
         if isinstance(step, Pass):
             stages.extend(step.apply_stages(decisions[i]))
         elif isinstance(step, Stage):
@@ -74,21 +90,52 @@ def _slim(table: pa.Table, passes: Sequence[Pass], columns: Sequence[str]) -> pa
     return ok.select([S.SAMPLE_ID, *columns])
 
 
-def _collect_local(readers: Sequence[Reader], units: Sequence[WorkUnit], stages: list[Stage],
-                   passes: list[Pass], columns: list[str]) -> pa.Table:
-    parts = [_slim(run_stages(stages, read_unit(readers, u)), passes, columns) for u in units]
+class SpillWriter:
+    """Keeps each unit's rows (a whole block is one unit) as ``passes/rows/<unit>.parquet``; passes them on."""
+
+    def __init__(self, out_dir: str) -> None:
+        self.spill = SpillSource(out_dir)
+
+    def __call__(self, block: pa.Table) -> pa.Table:
+        for unit_id in sorted(set(block.column(S.UNIT_ID).to_pylist())):
+            rows = block.filter(pc.equal(block.column(S.UNIT_ID), unit_id))
+            fs.write_atomic(self.spill.path(unit_id), lambda fh, t=rows: pq.write_table(t, fh))
+        return block
+
+
+@dataclass
+class Collection:
+    """What one pass group's collection runs: the steps before it, where to keep rows, the signatures."""
+
+    prefix: list[Stage]
+    spill: SpillWriter | None
+    signatures: list[Stage]
+    passes: list[Pass]
+    columns: list[str]
+
+
+def _collect_local(readers: Sequence[Reader], units: Sequence[WorkUnit], c: Collection) -> pa.Table:
+    parts = []
+    for unit in units:
+        rows = run_stages(c.prefix, read_unit(readers, unit))
+        if c.spill is not None:
+            c.spill(rows)
+        parts.append(_slim(run_stages(c.signatures, rows), c.passes, c.columns))
     return pa.concat_tables(parts) if parts else pa.table({S.SAMPLE_ID: pa.array([], pa.string())})
 
 
-def _collect_ray(readers: Sequence[Reader], units: Sequence[WorkUnit], stages: list[Stage],
-                 passes: list[Pass], columns: list[str]) -> Any:
+def _collect_ray(readers: Sequence[Reader], units: Sequence[WorkUnit], c: Collection) -> Any:
     from mmcurate.pipeline.ray_adapter import actor_cpu_cap, apply_stage
 
     ds = units_dataset(readers, units)
-    cap = actor_cpu_cap(stages)
-    for stage in stages:
+    cap = actor_cpu_cap(c.prefix + c.signatures)
+    for stage in c.prefix:
         ds = apply_stage(ds, stage, cpu_cap=cap)
-    return ds.map_batches(_slim, fn_kwargs={"passes": passes, "columns": columns}, batch_format="pyarrow",
+    if c.spill is not None:
+        ds = ds.map_batches(c.spill, batch_format="pyarrow", batch_size=None)
+    for stage in c.signatures:
+        ds = apply_stage(ds, stage, cpu_cap=cap)
+    return ds.map_batches(_slim, fn_kwargs={"passes": c.passes, "columns": c.columns}, batch_format="pyarrow",
                           batch_size=None).materialize()
 
 
@@ -117,26 +164,58 @@ def _load(path: str) -> pa.Table:
     return pq.read_table(io.BytesIO(fs.read_bytes(path)))
 
 
+@dataclass
+class Decisions:
+    """Every pass's decision by step index, and where the main pass starts (``spilled_at``: from the rows
+    kept at that step; None: from the inputs)."""
+
+    by_step: dict[int, pa.Table]
+    spilled_at: int | None
+
+
+def _spilled(out_dir: str, units: Sequence[WorkUnit]) -> bool:
+    spill = SpillSource(out_dir)
+    return all(fs.exists(spill.path(u.unit_id)) for u in units)
+
+
 def decide_passes(steps: Sequence[Step], readers: Sequence[Reader], units: Sequence[WorkUnit], out_dir: str,
-                  use_ray: bool) -> dict[int, pa.Table]:
-    """Every pass's decision, by step index: loaded when saved by an earlier run, else computed."""
+                  use_ray: bool) -> Decisions:
+    """Every pass's decision: loaded when saved by an earlier run, else computed."""
     decisions: dict[int, pa.Table] = {}
+    spill_at = spill_point(steps)
     for group in pass_groups(steps):
         passes = [steps[i] for i in group]
         paths = [decision_path(out_dir, i, p) for i, p in zip(group, passes)]
-        if all(fs.exists(p) for p in paths):
+        needs_spill = group[0] == spill_at
+        if all(fs.exists(p) for p in paths) and (not needs_spill or _spilled(out_dir, units)):
             decisions.update({i: _load(p) for i, p in zip(group, paths)})
             log.info("passes %s: decisions reused from %s", [p.name for p in passes], PASSES_DIR)
             continue
-        prefix = main_stages(steps[: group[0]], decisions)
-        signatures = [s for p in passes for s in p.signature_stages()]
-        columns = list(dict.fromkeys(c for p in passes for c in p.columns()))
-        log.info("passes %s: collecting %s over %d units", [p.name for p in passes], columns, len(units))
+        collection = Collection(
+            prefix=main_stages(steps[: group[0]], decisions),
+            spill=SpillWriter(out_dir) if needs_spill else None,
+            signatures=[s for p in passes for s in p.signature_stages()],
+            passes=passes,
+            columns=list(dict.fromkeys(c for p in passes for c in p.columns())),
+        )
+        log.info("passes %s: collecting %s over %d units%s", [p.name for p in passes], collection.columns,
+                 len(units), " (rows kept: the steps before are not repeated)" if needs_spill else "")
         collect = _collect_ray if use_ray else _collect_local
-        rows = collect(readers, units, prefix + signatures, passes, columns)
+        rows = collect(readers, units, collection)
         for i, path, decision in zip(group, paths, _decide_group(passes, rows, use_ray)):
             _save(path, decision)
             decisions[i] = decision
             rejected = decision.filter(pc.is_valid(decision.column("reject"))).num_rows
             log.info("step %d (%s): %d rows rejected", i, steps[i].name, rejected)
-    return decisions
+    return Decisions(decisions, spill_at)
+
+
+def remove_spill(out_dir: str) -> None:
+    """The kept rows are only needed until every unit is committed."""
+    for location in fs.list_files(fs.join(out_dir, SPILL_DIR)):
+        fs.delete(location)
+
+
+def source_for(decisions: Decisions, readers: Sequence[Reader], out_dir: str) -> Any:
+    """Where the main pass reads units from: the kept rows when a collection kept them, else the inputs."""
+    return SpillSource(out_dir) if decisions.spilled_at is not None else InputSource(list(readers))

@@ -46,6 +46,9 @@ class Stage(ABC):
     writes: ClassVar[tuple[pa.Field, ...]] = ()
     resources: ClassVar[Resources] = Resources()
     stateful: ClassVar[bool] = False
+    # False for work that must not be done twice (a download costs the sites we fetch from): when a
+    # set-level pass follows such a stage, the engine keeps the rows it produced instead of rerunning it.
+    repeatable: ClassVar[bool] = True
 
     batch_size: int = param(256, doc="rows per call of process_batch (micro-batch inside a Ray block)", ge=1)
     _ready: bool = field(default=False, init=False, repr=False, compare=False)

@@ -54,6 +54,7 @@ class DocumentImageFetch(Stage):
         pa.field("doc_images_v1_failed", pa.int32(), metadata={"doc": "image nodes removed: fetch failed"}),
     )
     resources: ClassVar[Resources] = Resources(num_cpus=1.0)
+    repeatable: ClassVar[bool] = False  # each URL is fetched once per job
 
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     max_data_uri_bytes: int = param(256 * 1024, doc="decoded data: URI cap", ge=1)

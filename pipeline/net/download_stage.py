@@ -48,6 +48,7 @@ class Download(Stage):
     )
     resources: ClassVar[Resources] = Resources(num_cpus=1.0)
     stateful: ClassVar[bool] = False
+    repeatable: ClassVar[bool] = False  # each URL is fetched once per job
 
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     hash_column: str | None = None
