@@ -26,7 +26,7 @@ def run(readers: list[Reader], out: Path) -> tuple[dict[str, dict[str, Any]], li
     """(accepted rows by sample_id without unit bookkeeping, reject rows) of an in-process run."""
     writer = UnitWriter(out_dir=str(out), formats=("parquet",), max_rows=1000, max_bytes=64 * 1024**2,
                         config_hash="robust-test")
-    pipeline = Pipeline(readers=readers, stages=[ImageDecode(), CaptionClean()], writer=writer)
+    pipeline = Pipeline(readers=readers, steps=[ImageDecode(), CaptionClean()], writer=writer)
     run_pipeline(pipeline, config_hash="robust-test", use_ray=False, progress=False)
     accepted: dict[str, dict[str, Any]] = {}
     for shard in sorted((out / "parquet").glob("*.parquet")) if (out / "parquet").exists() else []:
