@@ -38,6 +38,8 @@ class OutputSpec:
     def __post_init__(self) -> None:
         from mmcurate.pipeline.sinks.formats import WRITERS
 
+        if not self.formats:
+            raise ValueError(f"no shard format: accepted rows would be written nowhere; choose from {sorted(WRITERS)}")
         unknown = [f for f in self.formats if f not in WRITERS]
         if unknown:
             raise ValueError(f"unknown format {unknown[0]!r}; valid: {sorted(WRITERS)}")
@@ -112,11 +114,15 @@ def _step(item: Any, i: int) -> StepSpec:
     return StepSpec(use, build(step_class(use), params, f"steps[{i}] ({use})"))
 
 
-def _check_order(steps: list[StepSpec]) -> None:
-    """Output steps work on the written shards: nothing but other output steps may follow them."""
+def _check_order(steps: list[StepSpec], output: OutputSpec) -> None:
+    """Output steps work on the written Parquet shards: nothing but other output steps may follow them."""
     from mmcurate.jobs.catalog import kind_of
 
     kinds = [kind_of(type(s.component)) for s in steps]
+    if "output" in kinds and "parquet" not in output.formats:
+        i = kinds.index("output")
+        raise ConfigError(f"steps[{i}] ({steps[i].use}): reads the accepted Parquet shards; add parquet to "
+                          f"output.formats (now {list(output.formats)})")
     for i, kind in enumerate(kinds):
         if kind != "output" and "output" in kinds[:i]:
             first = kinds.index("output")
@@ -144,7 +150,7 @@ def resolve(data: Any) -> Job:
         seed=convert(int, data.get("seed", 0), "seed"),
         ray=build(RaySpec, data.get("ray") or {}, "ray"),
     )
-    _check_order(job.steps)
+    _check_order(job.steps, job.output)
     return job
 
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from mmcurate.jobs.job_file import TOP_LEVEL
 from mmcurate.jobs.typed import ConfigError
+from mmcurate.jobs.yaml_safe import YamlError, load_yaml
 
 __all__ = ["apply_overrides"]
 
@@ -53,9 +52,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
         if not sep or not key:
             raise ConfigError(f"--set expects key=value, got {item!r}")
         try:
-            value = yaml.safe_load(raw)
-        except yaml.YAMLError:
-            raise ConfigError(f"--set {item}: the value is not valid YAML") from None
+            value = load_yaml(raw + "\n") if raw.strip() else None  # no aliases, no tags, bounded depth
+        except YamlError as exc:
+            raise ConfigError(f"--set {key}: the value is not plain YAML ({str(exc)[:120]})") from None
         parts = _by_step_name(data, key.split("."), item)
         if parts[0] == "steps" and len(parts) == 2:
             raise ConfigError(f"--set {item}: name a parameter (steps.{parts[1]}.<param>)")

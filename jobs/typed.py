@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+import math
 import sys
 import types
 import typing
@@ -121,6 +122,9 @@ def _convert_union(tp: Any, value: Any, where: str) -> Any:
 def _convert_scalar(tp: type, value: Any, where: str) -> Any:
     if tp is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if tp is float and isinstance(value, float) and not math.isfinite(value):
+        # An infinite timeout or a NaN threshold is never meant: it would fail on every row, at run time.
+        raise _fail(where, f"must be a finite number, got {_short(value)}")
     if not isinstance(value, tp) or (tp in (int, float) and isinstance(value, bool)):
         raise _fail(where, f"expected {tp.__name__}, got {_short(value)}")
     return value

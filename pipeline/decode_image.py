@@ -50,6 +50,9 @@ class ImageDecode(RowStage):
     def __post_init__(self) -> None:
         super().__post_init__()
         self.formats = tuple(f.upper() for f in self.formats)
+        unknown = [f for f in self.formats if f not in _pillow_formats()]
+        if unknown:  # EXE would mark every image an exception at run time
+            raise ValueError(f"formats: unknown image format {unknown[0][:20]!r}; Pillow knows {sorted(_pillow_formats())}")
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         media = row[S.MEDIA] or []
@@ -170,3 +173,10 @@ class ImageDecode(RowStage):
             im, _ = to_rgb(im)
         im.save(buf, format="PNG", optimize=False)
         return buf.getvalue(), "image/png"
+
+
+def _pillow_formats() -> set[str]:
+    from PIL import Image
+
+    Image.init()
+    return set(Image.OPEN)

@@ -153,3 +153,18 @@ def test_job_json_records_the_job_and_reruns_to_the_same_hash_and_bytes(tmp_path
     again = json.loads((tmp_path / "b" / "job.json").read_text())
     assert again["config_hash"] == record["config_hash"]
     assert folder_digest(tmp_path / "b") == folder_digest(tmp_path / "a")
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    (["download.policy.total_timeout=.inf"], "steps[0] (download).policy.total_timeout: must be a finite number"),
+    (["download.policy.total_timeout=.nan"], "must be a finite number"),
+    (["image_decode.formats=[EXE]"], "unknown image format 'EXE'"),
+    (["output.formats=[]"], "accepted rows would be written nowhere"),
+    (["output.formats=[webdataset]"], "steps[12] (balance): reads the accepted Parquet shards"),
+    (["inputs.0.unit_rows=0"], "inputs[0] (folder).unit_rows: must be >= 1, got 0"),
+    (["image_decode.min_side=*x"], "--set image_decode.min_side: the value is not plain YAML"),
+])
+def test_values_that_would_fail_every_row_are_refused_before_ray(sets: list[str], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_job(None, sets)
+    assert message in str(info.value) and "\n" not in str(info.value)
