@@ -11,9 +11,11 @@ a hang. A TCP connect and a gRPC handshake with a timeout turn that into one lin
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import tempfile
 from typing import Any
 
 __all__ = ["init_ray", "configure_data_context", "check_ray_address", "RayAddressUnreachable"]
@@ -95,6 +97,39 @@ def configure_data_context(progress: bool = True) -> None:
     ctx.print_on_execution_start = False
 
 
+def _is_checkout(path: str) -> bool:
+    return os.path.isfile(os.path.join(path or ".", "tokenizers", "__init__.py")) and os.path.isdir(
+        os.path.join(path or ".", "pipeline"))
+
+
+_DRIVER_CWD = "MMCURATE_DRIVER_CWD"
+
+
+def worker_setup() -> None:
+    """Run by Ray in every worker before its first task (``worker_process_setup_hook``): work in the
+    driver's directory, so relative paths mean the same on the driver and on the workers."""
+    cwd = os.environ.get(_DRIVER_CWD)
+    if cwd and os.path.isdir(cwd):
+        os.chdir(cwd)
+
+
+@contextlib.contextmanager
+def _cwd_not_shadowing() -> Any:
+    """Ray puts the directory ``ray.init`` ran in first on every worker's ``sys.path``. Started from a
+    checkout of mmcurate, its ``tokenizers/`` folder would then shadow HuggingFace's ``tokenizers`` in
+    the workers (mmcurate is installed: they need nothing from the checkout), so Ray is started from a
+    neutral directory and :func:`worker_setup` moves each worker back to the driver's."""
+    here = os.getcwd()
+    if not _is_checkout(here):
+        yield
+        return
+    os.chdir(tempfile.gettempdir())
+    try:
+        yield
+    finally:
+        os.chdir(here)
+
+
 def init_ray(
     address: str | None = None,
     num_cpus: int | None = None,
@@ -106,18 +141,18 @@ def init_ray(
     import ray
 
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "ignore_reinit_error": True}
-    runtime_env: dict[str, Any] = {}
-    if env_vars:
-        runtime_env["env_vars"] = env_vars
-    if runtime_env:
-        kwargs["runtime_env"] = runtime_env
-    if address:
-        check_ray_address(address)
-        ctx = ray.init(address=address, **kwargs)
-    else:
+    runtime_env: dict[str, Any] = {"worker_process_setup_hook": "mmcurate.pipeline.ray_session.worker_setup",
+                                   "env_vars": dict(env_vars or {})}
+    if not address:  # a local Ray's workers share this machine, and its paths
+        runtime_env["env_vars"][_DRIVER_CWD] = os.getcwd()
+    kwargs["runtime_env"] = runtime_env
+    if not address:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
         if object_store_memory:
             kwargs["object_store_memory"] = object_store_memory
-        ctx = ray.init(**kwargs)
+    else:
+        check_ray_address(address)
+    with _cwd_not_shadowing():
+        ctx = ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
     configure_data_context(progress)
     return str(ctx.address_info["gcs_address"])
