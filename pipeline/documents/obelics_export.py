@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
@@ -28,7 +29,7 @@ from mmcurate.schemas.document import DOC_NODES
 __all__ = ["ObelicsExport", "OBELICS_DIR"]
 
 OBELICS_DIR = "obelics"
-_COLUMNS = [S.SAMPLE_ID, S.STATUS, S.URL, S.META_JSON, S.MEDIA, DOC_NODES]
+_COLUMNS = [S.SAMPLE_ID, S.URL, S.META_JSON, S.MEDIA, DOC_NODES]
 
 
 @dataclass(kw_only=True)
@@ -50,7 +51,8 @@ class ObelicsExport(OutputPass):
             rows = rows.filter(pc.is_valid(rows.column(DOC_NODES)))
             if rows.num_rows == 0:
                 continue
-            table = obelics_table(rows)
+            # Accepted shards carry no status column: every row in them is ok.
+            table = obelics_table(rows.append_column(S.STATUS, pa.array([S.STATUS_OK] * rows.num_rows, pa.string())))
             target = context.out_dir / OBELICS_DIR / shard.name
             atomic_write(target, lambda fh, t=table: pq.write_table(t, fh, compression=self.compression))
             documents += table.num_rows
