@@ -9,9 +9,8 @@ it as a set-level pass over the whole dataset and apply the result with ``remove
 
 from __future__ import annotations
 
-from typing import Any
-
 import hashlib
+from typing import Any
 
 import numpy as np
 import pyarrow as pa

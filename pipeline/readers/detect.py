@@ -1,10 +1,10 @@
 """Which reader an input path needs, judged by content and layout rather than by its name.
 
 A file: a WARC (``WARC/`` first, plain or gzip: ``warc``), gzip (a ``.tar.gz`` holding a tar is
-``webdataset``), a tar header (``ustar`` at byte 257),
-the Parquet magic ``PAR1``, a JSON array (``[``) versus JSON lines (``{``), else delimited text
-(tabs: ``tsv``, commas: ``csv``). A folder: only tar files is ``webdataset``; only WARC files is ``warc``; media files and sidecars
-is ``folder``; only table files, or tars and media at once, is refused with a message saying how to choose. Anything else raises
+``webdataset``), a tar header (``ustar`` at byte 257), the Parquet magic ``PAR1``, a JSON array (``[``)
+versus JSON lines (``{``), else delimited text (tabs: ``tsv``, commas: ``csv``). A folder: only tar files
+is ``webdataset``; only WARC files is ``warc``; media files and sidecars is ``folder``; only table files,
+or tars and media at once, is refused with a message saying how to choose. Anything else raises
 :class:`InputError` with one line naming the path and the ``kind`` to set.
 """
 
