@@ -64,6 +64,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "semantic_dedup": ("pipeline.dedup.passes", "SemanticDedup"),
     "audio_dedup": ("pipeline.dedup.passes", "AudioDedup"),
     "clip_keep_top": ("filters.clip_keep_top", "ClipKeepTop"),
+    "doc_frequent_images": ("pipeline.documents.frequent_pass", "DocFrequentImages"),
     # instructions and tokens
     "synthesize": ("pipeline.synthesis.synthesize", "SynthesizeInstructions"),
     "count_tokens": ("tokenizers.token_count", "CountTokens"),
@@ -74,6 +75,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "balance": ("pipeline.mixture.passes", "Balance"),
     "pack": ("pipeline.mixture.passes", "Pack"),
     "token_records": ("tokenizers.records_pass", "TokenRecords"),
+    "obelics_export": ("pipeline.documents.obelics_export", "ObelicsExport"),
 }
 
 TABLE_KINDS = ("parquet", "jsonl", "json", "csv", "tsv")

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from mmcurate.schemas.sample import sample_schema
 
 __all__ = ["document_rows", "DOCUMENT_SCHEMA_VERSION", "NODE_TYPE", "DOC_NODES", "DOC_NODES_FIELD", "DOCUMENT_SCHEMA",
-           "KIND_TEXT", "KIND_IMAGE", "text_node", "image_node", "live_nodes", "to_obelics"]
+           "KIND_TEXT", "KIND_IMAGE", "text_node", "image_node", "live_nodes", "document_text", "to_obelics"]
 
 DOCUMENT_SCHEMA_VERSION = "document/v1"
 DOC_NODES = "doc_nodes"
@@ -52,6 +52,12 @@ def image_node(url: str | None, alt: str | None = None, media_index: int | None 
 def live_nodes(nodes: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """Nodes not removed by a filter, in order."""
     return [n for n in nodes or [] if n.get("removed") is None]
+
+
+def document_text(nodes: list[dict[str, Any]] | None) -> str | None:
+    """The live paragraphs in reading order, one per line (what text dedup compares); None without text."""
+    text = "\n".join(n["text"] for n in live_nodes(nodes) if n["kind"] == KIND_TEXT and n["text"])
+    return text or None
 
 
 def to_obelics(nodes: list[dict[str, Any]], media: list[dict[str, Any]] | None

@@ -32,6 +32,7 @@ import pyarrow as pa
 
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.document import DOC_NODES, document_text
 
 __all__ = [
     "MINHASH_SIGNATURE",
@@ -165,10 +166,13 @@ class MinHasher:
 
 @dataclass(kw_only=True)
 class MinHashSignature(Stage):
-    """Write the caption's MinHash signature and LSH band keys (null when it has no words)."""
+    """Write the caption's MinHash signature and LSH band keys (null when it has no words).
+
+    A document row (``doc_nodes``, no caption) is hashed on its live paragraphs in reading order, so
+    ``minhash_dedup`` finds near-duplicate pages as it finds near-duplicate captions."""
 
     name: ClassVar[str] = "minhash_v1"
-    reads: ClassVar[tuple[str, ...]] = (S.CAPTION,)
+    reads: ClassVar[tuple[str, ...]] = (S.CAPTION, DOC_NODES)
     writes: ClassVar[tuple[pa.Field, ...]] = (
         pa.field(MINHASH_SIGNATURE, pa.list_(pa.uint32()),
                  metadata={"doc": "datasketch-identical MinHash of caption word n-grams (num_perm values)"}),
@@ -192,7 +196,7 @@ class MinHashSignature(Stage):
 
     def process_batch(self, batch: pa.Table) -> pa.Table:
         hasher = self.hasher()
-        sigs, valid = hasher.signatures(batch.column(S.CAPTION).to_pylist())
+        sigs, valid = hasher.signatures(_texts(batch))
         keys = hasher.band_keys(sigs)
         mask = pa.array(~valid)
         sig_col = pa.FixedSizeListArray.from_arrays(pa.array(sigs.ravel(), pa.uint32()), self.num_perm)
@@ -206,6 +210,15 @@ class MinHashSignature(Stage):
                 batch = batch.drop_columns([field.name])
             batch = batch.append_column(field, columns[field.name])
         return batch
+
+
+def _texts(batch: pa.Table) -> list[str | None]:
+    """Each row's caption, or for a document row without one its live text."""
+    captions = batch.column(S.CAPTION).to_pylist()
+    if DOC_NODES not in batch.column_names:
+        return captions
+    docs = batch.column(DOC_NODES).to_pylist()
+    return [c if c is not None or d is None else document_text(d) for c, d in zip(captions, docs)]
 
 
 def _offsets(n: int, width: int) -> pa.Array:

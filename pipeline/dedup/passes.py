@@ -226,7 +226,7 @@ class VideoPhashDedup(DedupPass):
 
 @dataclass(kw_only=True)
 class MinHashDedup(DedupPass):
-    """Caption near-duplicates: word-shingle MinHash, LSH bands, verified estimated Jaccard."""
+    """Caption (or document text) near-duplicates: word-shingle MinHash, LSH bands, verified Jaccard."""
 
     threshold: float = param(0.7, doc="estimated Jaccard at or above which two captions are duplicates", gt=0, le=1)
     ngram: int = param(3, doc="shingle length in words", ge=1)

@@ -9,6 +9,7 @@ it as a set-level pass over the whole dataset and apply the result with ``remove
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import numpy as np
@@ -17,9 +18,16 @@ import pyarrow.compute as pc
 
 from mmcurate.schemas.document import KIND_IMAGE
 
-__all__ = ["frequent_images", "remove_images", "assign_images", "REASON_FREQUENT"]
+__all__ = ["frequent_images", "remove_images", "assign_images", "image_key", "REASON_FREQUENT"]
 
 REASON_FREQUENT = "doc_frequent_images_v1:frequent_image"
+
+
+def image_key(url: str | None) -> str | None:
+    """What identifies an image across documents: its URL; a ``data:`` URI by its hash (it can be 256 KB)."""
+    if not url:
+        return None
+    return "data:sha256:" + hashlib.sha256(url.encode()).hexdigest() if url.startswith("data:") else url
 
 
 def frequent_images(pairs: pa.Table, max_docs: int = 10, doc_col: str = "doc_id",
@@ -32,10 +40,10 @@ def frequent_images(pairs: pa.Table, max_docs: int = 10, doc_col: str = "doc_id"
 
 
 def remove_images(nodes: list[dict[str, Any]], frequent: set[str]) -> int:
-    """Mark image nodes whose URL is frequent as removed (in place); returns how many."""
+    """Mark image nodes whose key (:func:`image_key`) is frequent as removed (in place); returns how many."""
     n = 0
     for node in nodes:
-        if node["kind"] == KIND_IMAGE and node["removed"] is None and node["url"] in frequent:
+        if node["kind"] == KIND_IMAGE and node["removed"] is None and image_key(node["url"]) in frequent:
             node["removed"] = REASON_FREQUENT
             n += 1
     return n

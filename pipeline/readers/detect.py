@@ -1,9 +1,10 @@
 """Which reader an input path needs, judged by content and layout rather than by its name.
 
-A file: gzip (a ``.tar.gz`` holding a tar is ``webdataset``), a tar header (``ustar`` at byte 257),
-the Parquet magic ``PAR1``, a JSON array (``[``) versus JSON lines (``{``), else delimited text
-(tabs: ``tsv``, commas: ``csv``). A folder: only tar files is ``webdataset``; media files and sidecars
-is ``folder``; only table files, or tars and media at once, is refused with a message saying how to choose. Anything else raises
+A file: a WARC (``WARC/`` first, plain or gzip: ``warc``), gzip (a ``.tar.gz`` holding a tar is
+``webdataset``), a tar header (``ustar`` at byte 257), the Parquet magic ``PAR1``, a JSON array (``[``)
+versus JSON lines (``{``), else delimited text (tabs: ``tsv``, commas: ``csv``). A folder: only tar files
+is ``webdataset``; only WARC files is ``warc``; media files and sidecars is ``folder``; only table files,
+or tars and media at once, is refused with a message saying how to choose. Anything else raises
 :class:`InputError` with one line naming the path and the ``kind`` to set.
 """
 
@@ -18,9 +19,14 @@ from mmcurate.pipeline.readers.base import InputError
 
 __all__ = ["INPUT_KINDS", "detect_input_kind"]
 
-INPUT_KINDS = ("folder", "webdataset", "parquet", "jsonl", "json", "csv", "tsv")
+INPUT_KINDS = ("folder", "webdataset", "warc", "parquet", "jsonl", "json", "csv", "tsv")
 _HEAD = 64 * 1024
 _MAX_LISTED = 10_000  # a folder's kind is judged from at most this many entries
+
+
+def _is_warc(head: bytes) -> bool:
+    # Every WARC record starts with its version line; a crawl's first record is no exception.
+    return head.startswith(b"WARC/")
 
 
 def _is_tar(head: bytes) -> bool:
@@ -40,9 +46,15 @@ def _file_kind(path: str) -> str:
         head = fh.read(_HEAD)
     name = Path(path).name
     if head[:2] == b"\x1f\x8b":
-        if _is_tar(_gunzip_head(path)):
+        inner = _gunzip_head(path)
+        if _is_warc(inner):
+            return "warc"
+        if _is_tar(inner):
             return "webdataset"
-        raise InputError(f"{path}: gzip-compressed, but not a tar; decompress it (tables are read uncompressed)")
+        raise InputError(f"{path}: gzip-compressed, but not a tar or a WARC; decompress it "
+                         "(tables are read uncompressed)")
+    if _is_warc(head):
+        return "warc"
     if _is_tar(head):
         return "webdataset"
     if head[:4] == b"PAR1":
@@ -66,7 +78,7 @@ def _file_kind(path: str) -> str:
 
 
 def _folder_kind(path: str) -> str:
-    tars, media, tables, seen = 0, 0, 0, 0
+    tars, warcs, media, tables, seen = 0, 0, 0, 0, 0
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in filenames:
@@ -77,12 +89,19 @@ def _folder_kind(path: str) -> str:
             lower = f.lower()
             if lower.endswith((".tar", ".tar.gz", ".tgz")):
                 tars += 1
+            elif lower.endswith((".warc", ".warc.gz")):
+                warcs += 1
             elif lower.endswith((".parquet", ".jsonl", ".csv", ".tsv")):
                 tables += 1
             elif not lower.endswith((".txt", ".json")):
                 media += 1
         if seen >= _MAX_LISTED:
             break
+    if warcs and not (tars or media or tables):
+        return "warc"
+    if warcs:
+        raise InputError(f"{path}: folder holds {warcs} WARC file(s) and other files; "
+                         "give the WARC files as their own input (kind: warc)")
     if tars and media:
         raise InputError(f"{path}: folder holds both {tars} tar file(s) and {media} other file(s); "
                          "set kind: webdataset to read the tars or kind: folder to read each file as media")

@@ -57,7 +57,12 @@ def _folder(files: dict[str, bytes]) -> Callable[[Path], Path]:
     return f
 
 
+WARC = b"WARC/1.0\r\nWARC-Type: warcinfo\r\nContent-Length: 0\r\n\r\n\r\n\r\n"
 DETECT = [
+    ("warc_gz", _file("crawl.warc.gz", gzip.compress(WARC) + gzip.compress(WARC)), "warc"),
+    ("warc_plain_named_csv", _file("x.csv", WARC), "warc"),
+    ("folder_of_warcs", _folder({"a.warc.gz": gzip.compress(WARC), "sub/b.warc": WARC}), "warc"),
+    ("folder_warcs_and_media", _folder({"a.warc.gz": gzip.compress(WARC), "b.jpg": JPEG}), "error:kind: warc"),
     ("tar", _file("x.tar", TAR), "webdataset"),
     ("tar_gz", _file("x.tar.gz", gzip.compress(TAR)), "webdataset"),
     ("tar_gz_named_jsonl", _file("x.jsonl", gzip.compress(TAR)), "webdataset"),

@@ -1,0 +1,129 @@
+"""The packaged interleaved job from the command line: a small crawl (pages, their images stored in the
+WARC, hostile pages) -> near-duplicate pages and a shared logo removed across the whole input -> node and
+document filters -> tokens -> shards and OBELICS Parquet that HF datasets reads; Ray == in process."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from e2e_support import folder_digest
+from PIL import Image
+
+from mmcurate.jobs.cli import main
+from mmcurate.jobs.load import default_job_path
+from mmcurate.jobs.yaml_safe import load_yaml
+from mmcurate.pipeline.documents.warc_build import hostile_pages, write_warc
+
+SITE = "http://site.test/"
+N_PAGES = 12  # the logo is on every page: in more than 10 documents, so it is frequent
+TOPICS = ["river", "bridge", "harbour", "castle", "garden", "market", "station", "library", "museum", "tower",
+          "forest", "valley", "island", "canal"]
+
+
+def png(width: int, height: int, color: tuple[int, int, int]) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def paragraph(topic: str, i: int) -> str:
+    return (f"The {topic} of the old town number {i} was rebuilt after the flood, and the people who lived "
+            f"near the {topic} still tell their children how the water rose in the night of year {1900 + i}.")
+
+
+def page(i: int, *, private_image: bool = False) -> bytes:
+    topic = TOPICS[i]
+    extra = '<img src="http://10.1.2.3/internal.png">' if private_image else ""
+    return (f"<html><head><title>{topic}</title></head><body><nav><a href='/'>Home</a></nav><article>"
+            f"<p>{paragraph(topic, i)}</p><img src='/logo.png' alt='site logo'><p>{paragraph(topic, i + 50)}</p>"
+            f"<img src='/img/photo{i}.png' alt='the {topic}'>{extra}<p>{paragraph(topic, i + 90)}</p>"
+            f"</article><footer>(c) site</footer></body></html>").encode()
+
+
+def make_crawl(path: Path) -> Path:
+    records = [(SITE + "logo.png", png(200, 200, (200, 30, 30)), "image/png")]
+    records += [(f"{SITE}img/photo{i}.png", png(320, 240, (10 * i, 100, 200)), "image/png") for i in range(N_PAGES)]
+    records += [(f"{SITE}p{i}.html", page(i, private_image=i == 3), "text/html") for i in range(N_PAGES)]
+    records.append((SITE + "mirror/p0.html", page(0), "text/html"))  # a mirror of p0: a near-duplicate page
+    return write_warc(path, records + hostile_pages())
+
+
+@pytest.fixture(scope="module")
+def crawl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_crawl(tmp_path_factory.mktemp("crawl") / "crawl.warc.gz")
+
+
+def run(crawl: Path, out: Path, *engine: str, job: Path | None = None) -> None:
+    job = job or default_job_path("interleaved.yaml")
+    assert main(["run", str(job), "--input", str(crawl), "--output", str(out), "--no-progress", *engine]) == 0
+
+
+def without_tokens(path: Path) -> Path:
+    """The packaged job without doc_tokens. A local Ray worker started from the repo root imports the
+    repo's tokenizers/ folder as top-level ``tokenizers`` (shadowing HuggingFace's; known, with the
+    lead), so the Ray == in-process comparison leaves out the one step that loads HF tokenizers."""
+    data = load_yaml(default_job_path("interleaved.yaml"))
+    data["steps"] = [s for s in data["steps"] if s["use"] != "doc_tokens"]
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def rows_by_url(folder: Path) -> dict[str, dict]:
+    return {r["url"]: r for r in pq.read_table(folder).to_pylist()}
+
+
+def test_interleaved_job_on_ray_gives_the_bytes_of_a_local_run(crawl: Path, tmp_path: Path,
+                                                                  ray_session: str) -> None:
+    job = without_tokens(tmp_path / "job.yaml")
+    run(crawl, tmp_path / "local", "--local", job=job)
+    run(crawl, tmp_path / "ray", "--address", ray_session, job=job)
+    assert folder_digest(tmp_path / "local") == folder_digest(tmp_path / "ray")
+    assert any((tmp_path / "ray" / "obelics").glob("*.parquet"))
+    assert pq.read_table(tmp_path / "ray" / "rejects").num_rows == 7  # 1 duplicate page, 6 hostile pages
+
+
+def test_interleaved_job_from_the_command_line(crawl: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run(crawl, out, "--local")
+    assert json.loads((out / "job.json").read_text())["inputs"][0]["kind"] == "warc"
+
+    accepted = rows_by_url(out / "parquet")
+    rejects = {r["url"]: r for r in pq.read_table(out / "rejects").to_pylist()}
+    # Reading order: paragraph, logo (removed as frequent, reason kept), paragraph, photo, paragraph.
+    p1 = accepted[SITE + "p1.html"]["doc_nodes"]
+    assert [n["kind"] for n in p1] == ["text", "image", "text", "image", "text"]
+    assert p1[0]["text"].startswith("The bridge of the old town number 1")
+    assert p1[1]["url"] == SITE + "logo.png" and p1[1]["removed"] == "doc_frequent_images_v1:frequent_image"
+    assert p1[3]["url"] == SITE + "img/photo1.png" and p1[3]["removed"] is None
+    assert all(accepted[f"{SITE}p{i}.html"]["doc_frequent_images_v1_removed"] == 1 for i in range(1, N_PAGES))
+    # The private-address image is blocked by the SSRF guard; its page stays with the photo.
+    blocked = [n for n in accepted[SITE + "p3.html"]["doc_nodes"] if n["url"] == "http://10.1.2.3/internal.png"]
+    assert blocked[0]["removed"].startswith("doc_images_v1:")
+    # One of p0 and its mirror is a near-duplicate page.
+    pair = [rejects.get(SITE + "p0.html"), rejects.get(SITE + "mirror/p0.html")]
+    assert [r["reason"] for r in pair if r] == ["dedup_v1:minhash_v1"]
+    # Hostile pages: each its own reason, nothing else affected.
+    assert rejects["http://hostile.test/deep.html"]["reason"] == "warc_reader_v1:too_deep"
+    assert rejects["http://hostile.test/boiler.html"]["reason"] == "warc_reader_v1:no_content"
+    # The other hostile pages are read (charset honoured, 10,000+ images capped, javascript: refused) and
+    # then judged: text-only pages fail doc_filter's image minimum; js.html repeats many.html's text.
+    hostile = {n: rejects[f"http://hostile.test/{n}.html"]["reason"] for n in ("many", "latin1", "broken", "js")}
+    assert set(hostile.values()) == {"doc_v1:too_few_images", "dedup_v1:minhash_v1"}
+    assert sum(r == "dedup_v1:minhash_v1" for r in hostile.values()) == 1
+    assert len(accepted) == N_PAGES  # the pages and the mirror, less one of the near-duplicate pair
+    spans = accepted[SITE + "p1.html"]["doc_tokens_v1_spans"]
+    assert [s["modality"] for s in spans] == ["text", "text", "image", "text"]  # the logo has no tokens
+
+    import datasets
+
+    ds = datasets.load_dataset("parquet", data_files=str(out / "obelics" / "*.parquet"), split="train",
+                               cache_dir=str(tmp_path / "hf"))
+    assert len(ds) == N_PAGES
+    doc = next(d for d in ds if json.loads(d["general_metadata"])["url"] == SITE + "p1.html")
+    assert doc["images"] == [None, None, SITE + "img/photo1.png", None]  # the logo is gone, order kept
+    assert doc["texts"][0].startswith("The bridge") and doc["image_bytes"][2] == png(320, 240, (10, 100, 200))
