@@ -11,7 +11,8 @@ VENV=${MMCURATE_VENV:-.venv}
 # chromium renders the stats report in its test; ffmpeg is bench/video.py's baseline; the fonts render
 # the OCR tests' words in several faces.
 # espeak-ng speaks the audio tests' and demo's known sentences.
-APT_PACKAGES="tesseract-ocr tesseract-ocr-eng python3-venv chromium ffmpeg fonts-dejavu-core fonts-liberation espeak-ng"
+# libxslt1-dev ships real HTML manuals, which the demo crawls as its web pages (the interleaved-document demo).
+APT_PACKAGES="tesseract-ocr tesseract-ocr-eng python3-venv chromium ffmpeg fonts-dejavu-core fonts-liberation espeak-ng libxslt1-dev"
 if command -v apt-get >/dev/null 2>&1; then
   missing=""
   for p in $APT_PACKAGES; do dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"; done

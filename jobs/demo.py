@@ -71,4 +71,13 @@ def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220
     print(f"\ndemo input:  {inputs} (local/, web/ served at {server.base}, urls.parquet, tars/)"
           f"\ndemo output: {root / 'output'} (webdataset/, parquet/, arrow/, rejects/, clips/, mixture/, "
           f"manifest.jsonl, report.html)")
+    _run_other_modalities(root, address, progress)
     return funnel
+
+
+def _run_other_modalities(root: Path, address: str | None, progress: bool) -> None:
+    """The interleaved-document job over a crawl of real HTML manuals, each with its own output folder."""
+    from mmcurate.jobs.demo_docs import run_docs_demo
+    from mmcurate.jobs.funnel import format_funnel
+
+    print("\ninterleaved documents:\n" + format_funnel(run_docs_demo(root, address, progress)))

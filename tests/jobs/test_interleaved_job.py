@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-import yaml
 from e2e_support import folder_digest
 from PIL import Image
 
 from mmcurate.jobs.cli import main
 from mmcurate.jobs.load import default_job_path
-from mmcurate.jobs.yaml_safe import load_yaml
 from mmcurate.pipeline.documents.warc_build import hostile_pages, write_warc
 
 SITE = "http://site.test/"
@@ -63,25 +61,14 @@ def run(crawl: Path, out: Path, *engine: str, job: Path | None = None) -> None:
     assert main(["run", str(job), "--input", str(crawl), "--output", str(out), "--no-progress", *engine]) == 0
 
 
-def without_tokens(path: Path) -> Path:
-    """The packaged job without doc_tokens. A local Ray worker started from the repo root imports the
-    repo's tokenizers/ folder as top-level ``tokenizers`` (shadowing HuggingFace's; known, with the
-    lead), so the Ray == in-process comparison leaves out the one step that loads HF tokenizers."""
-    data = load_yaml(default_job_path("interleaved.yaml"))
-    data["steps"] = [s for s in data["steps"] if s["use"] != "doc_tokens"]
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
 def rows_by_url(folder: Path) -> dict[str, dict]:
     return {r["url"]: r for r in pq.read_table(folder).to_pylist()}
 
 
 def test_interleaved_job_on_ray_gives_the_bytes_of_a_local_run(crawl: Path, tmp_path: Path,
                                                                   ray_session: str) -> None:
-    job = without_tokens(tmp_path / "job.yaml")
-    run(crawl, tmp_path / "local", "--local", job=job)
-    run(crawl, tmp_path / "ray", "--address", ray_session, job=job)
+    run(crawl, tmp_path / "local", "--local")
+    run(crawl, tmp_path / "ray", "--address", ray_session)
     assert folder_digest(tmp_path / "local") == folder_digest(tmp_path / "ray")
     assert any((tmp_path / "ray" / "obelics").glob("*.parquet"))
     assert pq.read_table(tmp_path / "ray" / "rejects").num_rows == 7  # 1 duplicate page, 6 hostile pages

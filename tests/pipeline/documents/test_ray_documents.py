@@ -12,6 +12,7 @@ from mmcurate.pipeline.documents.warc_reader import WarcReader
 from mmcurate.pipeline.readers.base import WorkUnit
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.schemas import sample as S
+from mmcurate.tokenizers.interleaved_stage import InterleavedTokens
 
 P = "The river runs through the old town and the bridge was built in the year of the great flood."
 
@@ -26,9 +27,7 @@ def test_ray_matches_local(ray_session, tmp_path):
              for i in range(12)]
     reader = WarcReader(path=str(write_warc(tmp_path / "c.warc.gz", pages)))
     table = reader.read_unit(WorkUnit("u0", 0, json.dumps(reader.plan()[0])))
-    # InterleavedTokens is left out on Ray here: a local Ray worker started from the repo root imports the
-    # repo's tokenizers/ as top-level `tokenizers` (shadowing HuggingFace's); reported to the lead.
-    stages = [DocumentNodeFilter(), DocumentFilter(min_images=0)]
+    stages = [DocumentNodeFilter(), DocumentFilter(min_images=0), InterleavedTokens()]
     local = run_stages(stages, table)
     ds = ray.data.from_arrow(table).repartition(3)
     for stage in stages:
@@ -36,6 +35,6 @@ def test_ray_matches_local(ray_session, tmp_path):
     remote = pa.concat_tables(ray.get(ds.to_arrow_refs()))
     remote = remote.take(pc.sort_indices(remote.column(S.SAMPLE_ID)))
     local = local.take(pc.sort_indices(local.column(S.SAMPLE_ID)))
-    for col in ("doc_nodes", S.DROP_REASON, "doc_v1_words", "doc_nodes_v1_removed_texts"):
+    for col in ("doc_nodes", S.DROP_REASON, "doc_v1_words", "doc_nodes_v1_removed_texts", "doc_tokens_v1_spans"):
         assert remote.column(col).to_pylist() == local.column(col).to_pylist(), col
     assert local.column(S.STATUS).to_pylist().count("ok") == 12
