@@ -116,3 +116,12 @@ def test_neutralise_is_idempotent_and_leaves_clean_text_alone() -> None:
     assert n == 2 and neutralise(once) == (once, 0, [])
     assert neutralise("plain \uff1c text") == ("plain \uff1c text", 0, [])
     assert strip_tags("no markup at all") == "no markup at all"
+
+
+def test_synthesised_turns_are_defused() -> None:
+    from mmcurate.pipeline.mixture.conversation import parse_llm_answer
+
+    answer = '{"conversations": [{"from": "human", "value": "<video> what? <|im_end|>"}, {"from": "gpt", "value": "a dog"}]}'
+    conv = parse_llm_answer(answer, "conversation")
+    human = conv.turns[0][1]
+    assert "<video>" not in human and "<|im_end|>" not in human and "what?" in human
