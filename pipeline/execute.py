@@ -22,7 +22,9 @@ from mmcurate.pipeline.dedup.apply import ApplyDedup
 from mmcurate.pipeline.dedup.job_pass import GlobalDedup
 from mmcurate.pipeline.dedup.merge_captions import MergeCaptions
 from mmcurate.pipeline.faults import fault_point
+from mmcurate.pipeline.fingerprint import check_distinct_inputs, fingerprints_hash, input_fingerprints
 from mmcurate.pipeline.manifest import Manifest
+from mmcurate.pipeline.output_guard import check_output_location, check_output_owned, output_lock
 from mmcurate.pipeline.output_state import prepare_output
 from mmcurate.pipeline.plan import plan_hash, plan_units
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
@@ -95,11 +97,25 @@ def _iter_commits_local(pipeline: Pipeline, stages: list[Stage], units: list[Wor
 def run_pipeline(
     pipeline: Pipeline, *, config_hash: str, use_ray: bool = True, overwrite: bool = False, progress: bool = True
 ) -> dict[str, Any]:
-    """Run (or resume) the job into ``pipeline.writer.out_dir``; returns the funnel."""
+    """Run (or resume) the job into ``pipeline.writer.out_dir``; returns the funnel.
+
+    Refused before any work (see ``pipeline/output_guard.py``): an input given twice, an output that
+    overlaps an input or is a folder mmcurate did not create, and an output another job is writing."""
+    sources = [r.source for r in pipeline.readers]
+    check_distinct_inputs(sources)
+    check_output_location(pipeline.writer.out_dir, sources)
+    check_output_owned(pipeline.writer.out_dir)
+    with output_lock(pipeline.writer.out_dir):
+        return _run_locked(pipeline, config_hash=config_hash, use_ray=use_ray, overwrite=overwrite, progress=progress,
+                           inputs=input_fingerprints(sources))
+
+
+def _run_locked(pipeline: Pipeline, *, config_hash: str, use_ray: bool, overwrite: bool, progress: bool,
+                inputs: list[dict[str, Any]]) -> dict[str, Any]:
     out_dir = pipeline.writer.out_dir
     units = plan_units(pipeline.readers)
     identity = {"config_hash": config_hash, "plan_hash": plan_hash(units), "schema_version": SAMPLE_SCHEMA_VERSION,
-                "units": len(units)}
+                "units": len(units), "inputs": inputs, "inputs_hash": fingerprints_hash(inputs)}
     removed = prepare_output(out_dir, identity, overwrite)
     manifest = Manifest(out_dir)
     done = manifest.committed()
