@@ -9,6 +9,7 @@ a list of tars; ``pipe:`` and other URL schemes are refused by ``open_shard``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.pipeline.identity import decode_caption_bytes
+from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
 from mmcurate.pipeline.readers.tar_stream import (
     IMAGE_SUFFIXES,
@@ -42,6 +44,22 @@ class WebDatasetReader(Reader):
     name: ClassVar[str] = "webdataset_reader_v1"
     path: str
     limits: TarLimits = field(default_factory=TarLimits)
+    # Job-file knobs over ``limits`` (None: the TarLimits default, documented there, so it lives in one place).
+    max_member_bytes: int | None = param(None, doc="a member larger than this is rejected member_too_large "
+                                         "before it is read (default 32 MiB)", ge=1)
+    max_shard_bytes: int | None = param(None, doc="inflated bytes per tar; past them the rest of the shard is "
+                                        "rejected shard_too_large (default 1 GiB)", ge=1)
+    max_inflation_ratio: float | None = param(None, doc="a compressed tar may inflate to this many times its size "
+                                              "(at least 64 MiB) before shard_too_large (default 8)", gt=0)
+    check_magic: bool = param(True, doc="reject media members whose first bytes are not that media "
+                              "(magic_mismatch) before reading the rest")
+
+    def tar_limits(self) -> TarLimits:
+        """``limits`` with the knobs set on this reader applied."""
+        knobs = {"max_member_bytes": self.max_member_bytes, "max_total_bytes": self.max_shard_bytes,
+                 "max_inflation_ratio": self.max_inflation_ratio}
+        return dataclasses.replace(self.limits, check_magic=self.check_magic and self.limits.check_magic,
+                                   **{k: v for k, v in knobs.items() if v is not None})
 
     def plan(self) -> list[dict[str, Any]]:
         root = Path(self.path)
@@ -79,7 +97,7 @@ class WebDatasetReader(Reader):
         rows: list[dict[str, Any]] = []
         try:
             with open_shard(tar) as fh:
-                for sample in iter_tar_samples(fh, self.limits):
+                for sample in iter_tar_samples(fh, self.tar_limits()):
                     rows.append(self._row(unit, tar, sample))
         except ShardError as exc:
             rows.append(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
