@@ -11,11 +11,14 @@ too), minus the PSS of the same process after its imports. Cases:
 * ``gzip bomb``: a ~1 MB ``.tar.gz`` inflating to ~1 GB of zero-filled captions (16 MiB each);
 * ``junk .jpg``: a plain tar of 8 x 60 MB zero-filled members named ``.jpg``.
 
-Each tar case runs twice: with today's limits, and with the limits before issue 20 (``legacy``:
-64 MiB/member, 4 GiB/shard, no inflation ratio, no magic check), side by side. The goal column is
-2x the largest unit's kept bytes plus a 64 MiB floor.
+Each case also runs a baseline, side by side: with ``--baseline-pythonpath DIR`` (a folder whose
+``mmcurate`` package is the code to compare with, e.g. main before issue 20 unpacked from
+``git archive`` with a ``mmcurate/`` folder of symlinks to its top-level folders) the same run on that
+code; without it, today's code with the limits from before issue 20 (``legacy``: 64 MiB/member,
+4 GiB/shard, no inflation ratio, no magic check). The goal column is 2x the largest unit's kept bytes
+plus a 64 MiB floor.
 
-    .venv/bin/python bench/memory.py --out /tmp/mem-bench --images-mb 256
+    .venv/bin/python bench/memory.py --out /tmp/mem-bench --images-mb 256 [--baseline-pythonpath /tmp/oldpkg]
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import subprocess
 import sys
 import tarfile
@@ -126,10 +130,11 @@ def child(kind: str, path: str, legacy: bool, unit_rows: int) -> None:
     print(json.dumps({"largest_unit": largest, "rows": rows}), flush=True)
 
 
-def measure(kind: str, path: Path, legacy: bool, unit_rows: int) -> dict[str, float]:
+def measure(kind: str, path: Path, legacy: bool, unit_rows: int, pythonpath: str | None = None) -> dict[str, float]:
     cmd = [sys.executable, __file__, "--child", kind, str(path), "--unit-rows", str(unit_rows)]
+    env = {**os.environ, "PYTHONPATH": pythonpath} if pythonpath else None
     proc = subprocess.Popen(cmd + (["--legacy"] if legacy else []), stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, env=env)
     assert proc.stdin is not None and proc.stdout is not None
     assert proc.stdout.readline().strip() == "ready"
     base = pss_bytes(proc.pid)
@@ -165,6 +170,7 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/mmcurate-mem-bench")
     parser.add_argument("--images-mb", type=int, default=256)
     parser.add_argument("--unit-rows", type=int, default=64)
+    parser.add_argument("--baseline-pythonpath", help="folder whose mmcurate package is the baseline code")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     parser.add_argument("--legacy", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -174,10 +180,13 @@ def main() -> None:
     inputs = make_inputs(Path(args.out), args.images_mb)
     print(f"{'case':<12} {'limits':<7} {'input MB':>9} {'rows':>5} {'largest unit MB':>16} {'peak PSS +MB':>13} "
           f"{'PSS MB / input GB':>18} {'goal MB':>8} {'s':>6}")
+    base = args.baseline_pythonpath
     for kind, path in inputs.items():
-        for legacy in ([False] if kind == "images" else [False, True]):
-            r = measure(kind, path, legacy, args.unit_rows)
-            print(f"{kind:<12} {'legacy' if legacy else 'now':<7} {r['input'] / MIB:>9.1f} {r['rows']:>5} "
+        runs = [("now", False, None), ("base", False, base)] if base else \
+            [("now", False, None)] + ([] if kind == "images" else [("legacy", True, None)])
+        for label, legacy, pythonpath in runs:
+            r = measure(kind, path, legacy, args.unit_rows, pythonpath)
+            print(f"{kind:<12} {label:<7} {r['input'] / MIB:>9.1f} {r['rows']:>5} "
                   f"{r['largest'] / MIB:>16.1f} {r['grow'] / MIB:>13.1f} {r['per_gb'] / MIB:>18.0f} "
                   f"{r['goal'] / MIB:>8.0f} {r['seconds']:>6.1f}", flush=True)
 
