@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from mmcurate.pipeline.readers.magic import HEAD_BYTES, wrong_magic
+
 __all__ = ["TarLimits", "TarSample", "ShardError", "open_shard", "iter_tar_samples"]
 
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "avif", "heic")
@@ -183,10 +185,6 @@ def _check_member(m: tarfile.TarInfo, suffix: str, group: _Group, limits: TarLim
 
 
 _COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
-_MEDIA_KINDS = {**{s: ("image",) for s in IMAGE_SUFFIXES},
-                **{s: ("video", "audio") for s in ("mp4", "webm", "mkv", "mov", "avi")},
-                **{s: ("audio", "video") for s in ("wav", "flac", "mp3", "ogg", "opus", "m4a", "aac")}}
-_HEAD = 512  # enough for every container signature ``sniff_mime`` knows
 
 
 def _stream_cap(fileobj: BinaryIO, limits: TarLimits) -> tuple[int, str]:
@@ -204,19 +202,6 @@ def _stream_cap(fileobj: BinaryIO, limits: TarLimits) -> tuple[int, str]:
     if by_ratio >= limits.max_total_bytes:
         return limits.max_total_bytes, "max_total_bytes"
     return by_ratio, f"{limits.max_inflation_ratio:g}x the {size}-byte compressed shard"
-
-
-def _wrong_magic(suffix: str, head: bytes) -> str | None:
-    """Why a media member's first bytes contradict its suffix (None: they fit, or it is not media)."""
-    kinds = _MEDIA_KINDS.get(suffix.rsplit(".", 1)[-1])
-    if kinds is None:
-        return None
-    from mmcurate.pipeline.net.sniff import kind_of, sniff_mime
-
-    mime = sniff_mime(head)
-    if kind_of(mime) in kinds:
-        return None
-    return f"suffix {suffix} but the bytes start as {mime} ({head[:8].hex()})"
 
 
 def iter_tar_samples(fileobj: BinaryIO, limits: TarLimits | None = None) -> Iterator[TarSample]:
@@ -264,8 +249,8 @@ def iter_tar_samples(fileobj: BinaryIO, limits: TarLimits | None = None) -> Iter
             elif _check_member(m, suffix, group, limits):
                 data = tar.extractfile(m)
                 assert data is not None  # regular file
-                head = data.read(min(m.size, _HEAD))
-                wrong = _wrong_magic(suffix, head) if limits.check_magic else None
+                head = data.read(min(m.size, HEAD_BYTES))
+                wrong = wrong_magic(suffix, head, m.size) if limits.check_magic else None
                 if wrong is not None:  # the rest is skipped by the stream, never held
                     group.reject("magic_mismatch", f"{m.name[:200]}: {wrong}")
                 else:

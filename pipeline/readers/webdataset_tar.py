@@ -51,7 +51,7 @@ class WebDatasetReader(Reader):
                                         "rejected shard_too_large (default 1 GiB)", ge=1)
     max_inflation_ratio: float | None = param(None, doc="a compressed tar may inflate to this many times its size "
                                               "(at least 64 MiB) before shard_too_large (default 8)", gt=0)
-    check_magic: bool = param(True, doc="reject media members whose first bytes are not that media "
+    check_magic: bool = param(True, doc="reject media members (1 MiB or more) whose first bytes are not that media "
                               "(magic_mismatch) before reading the rest")
 
     def tar_limits(self) -> TarLimits:

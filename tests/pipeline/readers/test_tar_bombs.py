@@ -103,3 +103,39 @@ def test_inflation_ratio_applies_to_every_compression(tmp_path: Path, mode: str)
             _add(tar, f"{i:04d}.jpg", JPEG)
             _add(tar, f"{i:04d}.txt", b"\0" * MIB)
     assert len(list(iter_tar_samples(io.BytesIO(plain.getvalue()), limits))) == 6
+
+
+def test_folder_junk_named_jpg_is_rejected_after_its_head(tmp_path: Path) -> None:
+    from mmcurate.pipeline.plan import plan_units
+    from mmcurate.pipeline.readers.folder import FolderReader
+
+    (tmp_path / "junk.jpg").write_bytes(b"\0" * (2 * MIB))
+    (tmp_path / "ok.jpg").write_bytes(JPEG)
+    (tmp_path / "blob.dat").write_bytes(b"\0" * 100)  # no media suffix: decode judges it, as before
+    reader = FolderReader(path=str(tmp_path))
+    rows = {r["locator"]: r for u in plan_units([reader]) for r in reader.read_unit(u).to_pylist()}
+    assert rows["junk.jpg"]["drop_reason"] == "folder_reader_v1:magic_mismatch"
+    assert "application/octet-stream" in rows["junk.jpg"]["error"]
+    assert rows["ok.jpg"]["status"] == "ok" and rows["blob.dat"]["status"] == "ok"
+    grow, _ = _peak_read_folder(tmp_path)
+    assert grow < 16 * MIB
+
+
+def _peak_read_folder(path: Path) -> tuple[int, None]:
+    big = path / "big"
+    big.mkdir()
+    for i in range(8):
+        (big / f"{i}.jpg").write_bytes(b"\0" * (30 * MIB))
+    code = textwrap.dedent(f"""
+        import json, resource
+        from mmcurate.pipeline.plan import plan_units
+        from mmcurate.pipeline.readers.folder import FolderReader
+        reader = FolderReader(path={str(big)!r})
+        units = plan_units([reader])
+        base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for u in units:
+            reader.read_unit(u)
+        print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300)
+    return int(out.stdout.strip().splitlines()[-1]), None
