@@ -21,13 +21,14 @@ caption never reaches the parser.
 from __future__ import annotations
 
 import html
+import os
 import re
 import unicodedata
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from mmcurate.pipeline.html_text import strip_tags
-from mmcurate.pipeline.params import param
+from mmcurate.pipeline.params import ParamError, param
 from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.pipeline.text_safety import TokenGuard, neutralise, token_guard
 from mmcurate.schemas import sample as S
@@ -82,6 +83,11 @@ class CaptionClean(RowStage):
     on_special_token: str = param("neutralise", doc="a caption holding special tokens or placeholders: "
                                   "neutralise them (counted in flags) or reject the sample",
                                   choices=("neutralise", "reject"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.tokenizer_json is not None and not os.path.exists(self.tokenizer_json):
+            raise ParamError("tokenizer_json", f"no tokenizer.json at {self.tokenizer_json} (nothing is downloaded)")
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         raw = row[S.CAPTION]

@@ -125,3 +125,12 @@ def test_synthesised_turns_are_defused() -> None:
     conv = parse_llm_answer(answer, "conversation")
     human = conv.turns[0][1]
     assert "<video>" not in human and "<|im_end|>" not in human and "what?" in human
+
+
+def test_a_missing_tokenizer_json_fails_at_construction(tmp_path: Path) -> None:
+    from mmcurate.pipeline.params import ParamError
+
+    with pytest.raises(ParamError, match="tokenizer_json: no tokenizer.json at"):
+        CaptionClean(tokenizer_json=str(tmp_path / "nope.json"))
+    with pytest.raises(ParamError, match="on_special_token"):
+        CaptionClean(on_special_token="ignore")
