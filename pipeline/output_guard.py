@@ -22,6 +22,7 @@ import contextlib
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterator, Sequence
 
 from mmcurate.pipeline import fs
@@ -108,9 +109,46 @@ def _local_lock(out: str) -> Iterator[None]:
         os.close(fd)  # closing drops the flock
 
 
+_HELD: dict[str, int] = {}  # locations this process holds, with nesting depth
+_HELD_GUARD = threading.Lock()
+
+
 @contextlib.contextmanager
 def output_lock(out: str) -> Iterator[None]:
-    """Hold the output exclusively while the block runs; :class:`OutputBusy` if another job holds it."""
+    """Hold the output exclusively while the block runs; :class:`OutputBusy` if another job holds it.
+
+    Re-entrant within one process, so a job layer can hold the output across all its steps while
+    ``run_pipeline`` (which takes it too) runs inside; another process is always refused."""
+    key = out.rstrip("/") if fs.is_remote(out) else os.path.realpath(out)
+    with _HELD_GUARD:
+        nested = key in _HELD
+        if nested:
+            _HELD[key] += 1
+    if nested:
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                _HELD[key] -= 1
+        return
+    with _held(key, out):
+        yield
+
+
+@contextlib.contextmanager
+def _held(key: str, out: str) -> Iterator[None]:
+    with _acquire(out):
+        with _HELD_GUARD:
+            _HELD[key] = 1
+        try:
+            yield
+        finally:
+            with _HELD_GUARD:
+                del _HELD[key]
+
+
+@contextlib.contextmanager
+def _acquire(out: str) -> Iterator[None]:
     if not fs.is_remote(out):
         with _local_lock(out):
             yield
