@@ -24,6 +24,7 @@ from mmcurate.filters.media import media_images
 from mmcurate.filters.ocr_engines import OcrEngine, OcrResult, RapidOcrEngine, TesseractEngine, text_area_fraction
 from mmcurate.pipeline.filter import Filter
 from mmcurate.pipeline.stage import Resources
+from mmcurate.pipeline.text_safety import neutralise
 from mmcurate.schemas import sample as S
 
 __all__ = ["OcrFilter", "BOXES", "TEXTS", "WORDS", "CONFIDENCE", "TEXT_AREA", "read_image"]
@@ -108,7 +109,7 @@ class OcrFilter(Filter):
                     row_boxes.append(None)
                     continue
                 res, area = read_image(self._engine, image, self.max_side)
-                row_texts.append(res.text)
+                row_texts.append(neutralise(res.text)[0] if res.text else res.text)  # printed '<image>' too
                 row_boxes.append([list(b) for b in res.boxes])
                 row_words += res.words
                 row_area = area if row_area is None else max(row_area, area)

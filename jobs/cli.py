@@ -26,6 +26,7 @@ from mmcurate.jobs.typed import ConfigError
 from mmcurate.jobs.yaml_safe import YamlError
 from mmcurate.pipeline.fs import StoreError
 from mmcurate.pipeline.output_state import OutputMismatch
+from mmcurate.pipeline.params import ParamError
 from mmcurate.pipeline.readers.base import InputError
 from mmcurate.pipeline.sinks.lease import LeaseHeld
 
@@ -34,7 +35,7 @@ __all__ = ["main", "run_job", "default_job_path", "USER_ERRORS"]
 log = logging.getLogger("mmcurate")
 # Mistakes a user makes and can fix from the message: one line, exit 2, never a traceback.
 USER_ERRORS = (ConfigError, YamlError, InputError, PreflightError, OutputMismatch, StoreError, LeaseHeld,
-               FileNotFoundError)
+               ParamError, FileNotFoundError)
 
 
 def _job_arguments(parser: argparse.ArgumentParser) -> None:

@@ -24,6 +24,13 @@ def preflight(job: Job) -> None:
 
         fs.check_bucket(job.output.path)  # a missing bucket or bad credentials: one line, before Ray
     check_step_paths(resolved_data(job)["steps"])
+    from mmcurate.pipeline.fingerprint import check_distinct_inputs
+    from mmcurate.pipeline.output_guard import check_output_location, check_output_owned
+
+    sources = [i.reader.source for i in job.inputs]
+    check_distinct_inputs(sources)  # the same input twice: every row would be written twice
+    check_output_location(job.output.path, sources)
+    check_output_owned(job.output.path)
 
 
 def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, use_ray: bool = True,

@@ -1,7 +1,9 @@
 """Atomic file creation: temp name, fsync, rename, fsync the folder.
 
-A reader can never see a half-written shard under its final name, and a crash leaves only
-``*.tmp-*`` files, which the job removes on its next start. Writing the same content twice (a Ray
+A reader can never see a half-written shard under its final name, and a crash leaves only temp files
+named ``<name>.mmcurate-tmp-<32 hex>``, which the job removes on its next start. Only names of exactly
+that shape are ever removed (a user's ``notes.tmp-1`` once was), and the caller removes them only from
+a folder proven to be an mmcurate output (``pipeline/output_state.py``). Writing the same content twice (a Ray
 retry of a unit that had already finished) replaces the file with identical bytes.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +20,8 @@ from typing import BinaryIO
 
 __all__ = ["FileInfo", "atomic_write", "remove_temp_files", "TMP_MARK"]
 
-TMP_MARK = ".tmp-"
+TMP_MARK = ".mmcurate-tmp-"
+_TMP_NAME = re.compile(r".+\.mmcurate-tmp-[0-9a-f]{32}$")
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,10 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], before_rename: C
 
 
 def remove_temp_files(root: Path) -> int:
-    """Delete leftovers of interrupted writes under ``root``; returns how many."""
+    """Delete leftovers of interrupted writes under ``root`` (our temp names only); returns how many."""
     removed = 0
     for tmp in root.rglob(f"*{TMP_MARK}*"):
-        if tmp.is_file():
+        if _TMP_NAME.fullmatch(tmp.name) and tmp.is_file() and not tmp.is_symlink():
             tmp.unlink()
             removed += 1
     return removed

@@ -22,7 +22,9 @@ from typing import Any
 from tqdm import tqdm
 
 from mmcurate.pipeline.faults import fault_point
+from mmcurate.pipeline.fingerprint import check_distinct_inputs, fingerprints_hash, input_fingerprints
 from mmcurate.pipeline.manifest import Manifest
+from mmcurate.pipeline.output_guard import check_output_location, check_output_owned, output_lock
 from mmcurate.pipeline.output_state import prepare_output
 from mmcurate.pipeline.pass_runner import Step, decide_passes, main_stages, remove_spill, source_for
 from mmcurate.pipeline.passes import OutputContext, OutputPass
@@ -91,11 +93,23 @@ def run_pipeline(
     """Run (or resume) the job into ``pipeline.writer.out_dir``; returns the funnel.
 
     ``record`` (the resolved job, version, command line) is stored in ``job.json`` with the identity.
-    """
+    Refused before any work (see ``pipeline/output_guard.py``): an input given twice, an output that
+    overlaps an input or is a folder mmcurate did not create, and an output another job is writing."""
+    sources = [r.source for r in pipeline.readers]
+    check_distinct_inputs(sources)
+    check_output_location(pipeline.writer.out_dir, sources)
+    check_output_owned(pipeline.writer.out_dir)
+    with output_lock(pipeline.writer.out_dir):
+        return _run_locked(pipeline, config_hash=config_hash, use_ray=use_ray, overwrite=overwrite, progress=progress,
+                           inputs=input_fingerprints(sources), record=record or {})
+
+
+def _run_locked(pipeline: Pipeline, *, config_hash: str, use_ray: bool, overwrite: bool, progress: bool,
+                inputs: list[dict[str, Any]], record: dict[str, Any]) -> dict[str, Any]:
     out_dir = pipeline.writer.out_dir
     units = plan_units(pipeline.readers)
     identity = {"config_hash": config_hash, "plan_hash": plan_hash(units), "schema_version": SAMPLE_SCHEMA_VERSION,
-                "units": len(units), **(record or {})}
+                "units": len(units), "input_fingerprints": inputs, "inputs_hash": fingerprints_hash(inputs), **record}
     removed = prepare_output(out_dir, identity, overwrite)
     manifest = Manifest(out_dir)
     done = manifest.committed()

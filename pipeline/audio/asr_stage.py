@@ -19,6 +19,7 @@ from mmcurate.pipeline.audio.asr_client import AsrClient, AsrConfig, ChatError
 from mmcurate.pipeline.generate.audio import encode
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
+from mmcurate.pipeline.text_safety import neutralise
 from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 
 __all__ = ["AudioTranscribe", "word_error_rate"]
@@ -81,4 +82,4 @@ class AudioTranscribe(RowStage):
             text, cached = self._client.transcribe(flac)
         except ChatError as err:
             raise Reject(err.reason, err.detail) from None
-        return {TEXT: text, "audio_asr_v1_cached": cached}
+        return {TEXT: neutralise(text)[0] if text else text, "audio_asr_v1_cached": cached}  # spoken "<|...|>"

@@ -21,6 +21,7 @@ import pyarrow as pa
 from mmcurate.pipeline.identity import decode_caption_bytes
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, safe_locator, sample_row, unencodable
+from mmcurate.pipeline.readers.magic import HEAD_BYTES, wrong_magic
 from mmcurate.pipeline.readers.values import ValueReject
 from mmcurate.schemas.sample import SAMPLE_SCHEMA
 from mmcurate.schemas.table import to_table
@@ -39,6 +40,8 @@ class FolderReader(Reader):
     path: str
     max_file_bytes: int = param(64 * 1024**2, doc="media files larger than this are rejected too_large", ge=1)
     max_caption_bytes: int = param(4 * 1024**2, doc="sidecars larger than this are rejected caption_too_long", ge=1)
+    check_magic: bool = param(True, doc="reject a file (1 MiB or more) whose suffix names a media kind its first bytes are not "
+                              "(magic_mismatch) before reading the rest")
 
     def _listing(self) -> tuple[list[str], list[tuple[str, str, str]]]:
         """Regular files to read, and (path, reason code, detail) for every entry seen and not read."""
@@ -86,12 +89,20 @@ class FolderReader(Reader):
         entries = self._entries()
         return [{"entries": entries[i : i + self.unit_rows]} for i in range(0, len(entries), self.unit_rows)]
 
-    def _read_capped(self, rel: str, cap: int) -> bytes:
+    def _read_capped(self, rel: str, cap: int, media: bool = False) -> bytes:
         full = Path(self.path) / rel
-        size = full.stat().st_size
-        if size > cap:
-            raise OverflowError(f"{rel}: {size} bytes > limit {cap}")
-        return full.read_bytes()
+        with open(full, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size > cap:
+                raise OverflowError(f"{rel}: {size} bytes > limit {cap}")
+            head = fh.read(HEAD_BYTES)
+            wrong = wrong_magic(rel, head, size) if media and self.check_magic else None
+            if wrong is not None:  # junk named .jpg: the rest is never read
+                raise ValueReject("magic_mismatch", f"{rel}: {wrong}")
+            data = head + fh.read(cap + 1 - len(head))
+        if len(data) > cap:
+            raise OverflowError(f"{rel}: grew past limit {cap} while read")
+        return data
 
     def _caption_and_meta(self, txt: str | None, js: str | None) -> tuple[str | None, str | None, list[str]]:
         caption, meta, flags = None, None, []
@@ -139,7 +150,9 @@ class FolderReader(Reader):
             return rejected_row(unit, i, n, reason=self.reason("meta_encoding"), error=f"sidecar fields: {bad}",
                                 caption=caption, **common)
         try:
-            data = self._read_capped(media, self.max_file_bytes)
+            data = self._read_capped(media, self.max_file_bytes, media=True)
+        except ValueReject as exc:
+            return rejected_row(unit, i, n, reason=self.reason(exc.code), error=str(exc), caption=caption, **common)
         except OverflowError as exc:
             return rejected_row(unit, i, n, reason=self.reason("too_large"), error=str(exc), caption=caption, **common)
         except OSError as exc:

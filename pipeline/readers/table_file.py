@@ -7,7 +7,8 @@ CSV/TSV and JSON-array units are byte or character ranges found once at planning
 (:mod:`.table_formats`), so no unit re-parses the whole file; every CSV value is read as text.
 Parquet units are row ranges; a file without Parquet magic is one ``unreadable_file`` reject. For JSONL
 the plan records the byte offset of each unit's first line, so a unit is read without scanning the
-lines before it. Image paths are resolved relative to the file.
+lines before it. Image paths are resolved relative to the file and must stay inside ``allowed_roots``
+(the table's folder by default), regular files only: see :mod:`.safe_path` for what a table may name.
 JSONL cannot hold raw bytes: an image field there is a path, or base64 when ``image_encoding`` says so.
 """
 
@@ -25,6 +26,7 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import InputError, Reader, WorkUnit, rejected_row, sample_row
+from mmcurate.pipeline.readers.safe_path import PathRefused, default_roots, read_inside
 from mmcurate.pipeline.readers.table_formats import (
     RaggedRow,
     plan_delimited,
@@ -58,6 +60,10 @@ class TableFileReader(Reader):
     encoding: str = param("utf-8", doc="text encoding of CSV/TSV/JSON files (ASCII-compatible, e.g. cp1252)")
     caption_join: str | None = param(None, doc="join a list-of-strings caption with this separator; "
                                      "None: such a caption is rejected caption_type")
+    allowed_roots: tuple[str, ...] | None = param(
+        None, doc="folders image paths in the table may resolve into (symlinks followed); "
+        "None: the table's own folder. Anything outside, or not a regular file, is rejected path_outside_root / "
+        "not_regular_file")
 
     def _format(self) -> str:
         if self.format != "auto":
@@ -135,10 +141,8 @@ class TableFileReader(Reader):
             raise TypeError(f"image field is {type(value).__name__}, expected bytes or str")
         if self.image_encoding == "base64":
             return base64.b64decode(value, validate=True)
-        full = Path(self.path).parent / value
-        if full.stat().st_size > self.max_file_bytes:
-            raise OverflowError(f"{value}: larger than {self.max_file_bytes} bytes")
-        return full.read_bytes()
+        roots = default_roots(self.path, self.allowed_roots)
+        return read_inside(value, Path(self.path).parent, roots, self.max_file_bytes)
 
     def read_unit(self, unit: WorkUnit) -> pa.Table:
         spec = unit.spec_dict()
@@ -177,7 +181,7 @@ class TableFileReader(Reader):
         try:
             data = self._image_bytes(rec.get(self.image_column))
         except (OSError, TypeError, OverflowError, binascii.Error, ValueError) as exc:
-            code = "too_large" if isinstance(exc, OverflowError) else "missing_media"
+            code = exc.code if isinstance(exc, PathRefused) else "missing_media"
             return rejected_row(unit, i, n, reason=self.reason(code), error=f"{type(exc).__name__}: {exc}",
                                 caption=caption, url=url, **common)
         return sample_row(unit, i, n, source=self.path, locator=locator, media=[data], caption=caption, url=url,

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from mmcurate.pipeline.readers.magic import HEAD_BYTES, wrong_magic
+
 __all__ = ["TarLimits", "TarSample", "ShardError", "open_shard", "iter_tar_samples"]
 
 IMAGE_SUFFIXES = ("jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff", "avif", "heic")
@@ -42,11 +44,21 @@ _SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")  # two+ letters, so "C:\..
 
 @dataclass(frozen=True, kw_only=True)
 class TarLimits:
-    """Caps checked on each header *before* its data is read (a header may claim 1 TB)."""
+    """Caps checked on each header *before* its data is read (a header may claim 1 TB).
 
-    max_member_bytes: int = 64 * 1024**2
+    The byte caps bound what one worker holds for one shard (a tar is one unit: its samples are in memory
+    together). A 982 KB ``.tar.gz`` inflating to 1 GB drove a job to 19.7 GB PSS under the old 4 GiB
+    cap, so a compressed shard may inflate to ``max_inflation_ratio`` times its size (images barely
+    compress: real shards stay near 1x), with ``inflation_floor_bytes`` so a small shard of text is not
+    refused; either way never past ``max_total_bytes``. A gzip bomb then costs no more than its cap.
+    """
+
+    max_member_bytes: int = 32 * 1024**2  # a 50 MP JPEG (decode's max_pixels) is ~25 MB at quality 95
     max_members: int = 100_000  # a 10k-sample shard with 3 members each is 30k
-    max_total_bytes: int = 4 * 1024**3  # uncompressed stream offset, so it also caps .tar.gz bombs
+    max_total_bytes: int = 1024**3  # uncompressed stream offset: a shard of 1 GB is WebDataset's usual upper size
+    max_inflation_ratio: float = 8.0
+    inflation_floor_bytes: int = 64 * 1024**2
+    check_magic: bool = True  # a media-suffixed member whose first bytes are not that media: rejected unread
     max_members_per_sample: int = 32
     # Each role needs one member with one of its suffixes; a sample without it is ``missing_<role>``.
     required: tuple[tuple[str, tuple[str, ...]], ...] = (("image", IMAGE_SUFFIXES), ("caption", ("txt",)))
@@ -54,7 +66,8 @@ class TarLimits:
     forbidden_suffixes: tuple[str, ...] = ("pyd", "pkl", "pickle", "pth", "pt", "ckpt", "joblib")
 
     def __post_init__(self) -> None:
-        for name in ("max_member_bytes", "max_members", "max_total_bytes", "max_members_per_sample"):
+        for name in ("max_member_bytes", "max_members", "max_total_bytes", "max_members_per_sample",
+                     "max_inflation_ratio", "inflation_floor_bytes"):
             if getattr(self, name) < 1:
                 raise ValueError(f"TarLimits.{name} must be >= 1")
 
@@ -171,6 +184,26 @@ def _check_member(m: tarfile.TarInfo, suffix: str, group: _Group, limits: TarLim
     return group.sample.ok
 
 
+_COMPRESSED_MAGIC = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00")
+
+
+def _stream_cap(fileobj: BinaryIO, limits: TarLimits) -> tuple[int, str]:
+    """(inflated-byte cap for this stream, why): the ratio cap applies to compressed shards only."""
+    try:
+        start = fileobj.tell()
+        magic = fileobj.read(6)
+        size = fileobj.seek(0, 2) - start
+        fileobj.seek(start)
+    except (OSError, ValueError):
+        return limits.max_total_bytes, "max_total_bytes"
+    if not magic.startswith(_COMPRESSED_MAGIC):
+        return limits.max_total_bytes, "max_total_bytes"
+    by_ratio = max(limits.inflation_floor_bytes, int(limits.max_inflation_ratio * size))
+    if by_ratio >= limits.max_total_bytes:
+        return limits.max_total_bytes, "max_total_bytes"
+    return by_ratio, f"{limits.max_inflation_ratio:g}x the {size}-byte compressed shard"
+
+
 def iter_tar_samples(fileobj: BinaryIO, limits: TarLimits | None = None) -> Iterator[TarSample]:
     """Stream ``fileobj`` as a tar and yield one :class:`TarSample` per group of members.
 
@@ -178,6 +211,7 @@ def iter_tar_samples(fileobj: BinaryIO, limits: TarLimits | None = None) -> Iter
     over a shard-level cap. See the module docstring for the accounting contract.
     """
     limits = limits or TarLimits()
+    total_cap, cap_why = _stream_cap(fileobj, limits)
     yielded = 0
     seen: set[str] = set()
     group: _Group | None = None
@@ -204,8 +238,8 @@ def iter_tar_samples(fileobj: BinaryIO, limits: TarLimits | None = None) -> Iter
                 seen.add(key)
             if n_members > limits.max_members:
                 raise ShardError("too_many_members", f"more than {limits.max_members} members", yielded)
-            if m.offset_data + max(m.size, 0) > limits.max_total_bytes:
-                detail = f"{m.name[:200]} ends past {limits.max_total_bytes} bytes"
+            if m.offset_data + max(m.size, 0) > total_cap:
+                detail = f"{m.name[:200]} ends at inflated byte {m.offset_data + m.size}, past {total_cap} ({cap_why})"
                 raise ShardError("shard_too_large", detail, yielded)
             if m.isdir() or group is None:
                 continue
@@ -215,7 +249,12 @@ def iter_tar_samples(fileobj: BinaryIO, limits: TarLimits | None = None) -> Iter
             elif _check_member(m, suffix, group, limits):
                 data = tar.extractfile(m)
                 assert data is not None  # regular file
-                group.sample.members[suffix] = data.read(m.size)
+                head = data.read(min(m.size, HEAD_BYTES))
+                wrong = wrong_magic(suffix, head, m.size) if limits.check_magic else None
+                if wrong is not None:  # the rest is skipped by the stream, never held
+                    group.reject("magic_mismatch", f"{m.name[:200]}: {wrong}")
+                else:
+                    group.sample.members[suffix] = head + data.read(m.size - len(head))
         _check_end(tar, yielded)
     except tarfile.ReadError as exc:
         kind = "shard_truncated" if "unexpected end" in str(exc) or "empty" in str(exc) else "shard_corrupt"

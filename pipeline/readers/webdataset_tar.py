@@ -9,6 +9,7 @@ a list of tars; ``pipe:`` and other URL schemes are refused by ``open_shard``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from mmcurate.pipeline.identity import decode_caption_bytes
+from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
 from mmcurate.pipeline.readers.tar_stream import (
     IMAGE_SUFFIXES,
@@ -42,6 +44,22 @@ class WebDatasetReader(Reader):
     name: ClassVar[str] = "webdataset_reader_v1"
     path: str
     limits: TarLimits = field(default_factory=TarLimits)
+    # Job-file knobs over ``limits`` (None: the TarLimits default, documented there, so it lives in one place).
+    max_member_bytes: int | None = param(None, doc="a member larger than this is rejected member_too_large "
+                                         "before it is read (default 32 MiB)", ge=1)
+    max_shard_bytes: int | None = param(None, doc="inflated bytes per tar; past them the rest of the shard is "
+                                        "rejected shard_too_large (default 1 GiB)", ge=1)
+    max_inflation_ratio: float | None = param(None, doc="a compressed tar may inflate to this many times its size "
+                                              "(at least 64 MiB) before shard_too_large (default 8)", gt=0)
+    check_magic: bool = param(True, doc="reject media members (1 MiB or more) whose first bytes are not that media "
+                              "(magic_mismatch) before reading the rest")
+
+    def tar_limits(self) -> TarLimits:
+        """``limits`` with the knobs set on this reader applied."""
+        knobs = {"max_member_bytes": self.max_member_bytes, "max_total_bytes": self.max_shard_bytes,
+                 "max_inflation_ratio": self.max_inflation_ratio}
+        return dataclasses.replace(self.limits, check_magic=self.check_magic and self.limits.check_magic,
+                                   **{k: v for k, v in knobs.items() if v is not None})
 
     def plan(self) -> list[dict[str, Any]]:
         root = Path(self.path)
@@ -76,17 +94,50 @@ class WebDatasetReader(Reader):
 
     def read_unit(self, unit: WorkUnit) -> pa.Table:
         tar = unit.spec_dict()["tar"]
-        rows: list[dict[str, Any]] = []
+        chunks = _Chunks()
         try:
             with open_shard(tar) as fh:
-                for sample in iter_tar_samples(fh, self.limits):
-                    rows.append(self._row(unit, tar, sample))
+                for sample in iter_tar_samples(fh, self.tar_limits()):
+                    chunks.add(self._row(unit, tar, sample))
         except ShardError as exc:
-            rows.append(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
-                                     reason=self.reason(exc.reason), error=f"{exc.detail} (after {exc.yielded} samples)"))
+            chunks.add(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
+                                    reason=self.reason(exc.reason), error=f"{exc.detail} (after {exc.yielded} samples)"))
         except OSError as exc:
-            rows.append(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
-                                     reason=self.reason("read_error"), error=str(exc)))
-        for index, row in enumerate(rows):  # the row count is only known once the stream ends
-            row["unit_index"], row["unit_rows"] = index, len(rows)
-        return to_table(rows, SAMPLE_SCHEMA)
+            chunks.add(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
+                                    reason=self.reason("read_error"), error=str(exc)))
+        return chunks.table()
+
+
+class _Chunks:
+    """Rows turned into Arrow every ``FLUSH_BYTES`` of media, so a shard's bytes are held about once.
+
+    Building one table from all of a shard's Python rows held the bytes twice, plus the Arrow builder's
+    growth: ~3.5x the shard at peak. The row count is only known once the stream ends, so ``unit_rows``
+    is filled in then (a column swap, no copy of the media)."""
+
+    FLUSH_BYTES = 16 * 1024**2
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] = []
+        self.rows: list[dict[str, Any]] = []
+        self.pending = 0
+        self.count = 0
+
+    def add(self, row: dict[str, Any]) -> None:
+        row["unit_index"] = self.count
+        self.count += 1
+        self.rows.append(row)
+        self.pending += sum(len(m["bytes"]) for m in row["media"]) + len(row["caption"] or "")
+        if self.pending >= self.FLUSH_BYTES:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows:
+            self.tables.append(to_table(self.rows, SAMPLE_SCHEMA))
+        self.rows, self.pending = [], 0
+
+    def table(self) -> pa.Table:
+        self._flush()
+        table = pa.concat_tables(self.tables) if self.tables else to_table([], SAMPLE_SCHEMA)
+        index = table.schema.get_field_index("unit_rows")
+        return table.set_column(index, table.schema.field(index), pa.array([self.count] * self.count, pa.int64()))

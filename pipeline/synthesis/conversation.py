@@ -6,7 +6,8 @@ builds it directly; the LLM back end must answer ``{"conversations": [...]}`` an
 rejected with a named reason (never repaired silently, never dropped).
 
 Media placeholders are ours to place, not the model's: :func:`to_llava_record` strips any
-``<image>`` a model wrote and opens the first human turn with one ``<image>\\n`` per media item
+``<image>`` a model wrote (other placeholders and ``<|...|>`` tokens are defused, see
+:mod:`mmcurate.pipeline.text_safety`) and opens the first human turn with one ``<image>\\n`` per media item
 (LLaVA-NeXT/OneVision also use ``<image>`` for video frames, with a ``video`` key on the record).
 """
 
@@ -16,6 +17,8 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+
+from mmcurate.pipeline.text_safety import neutralise
 
 __all__ = [
     "TASKS",
@@ -97,7 +100,9 @@ def parse_llm_answer(content: str, task: str, max_turns: int = 16) -> Conversati
     _check_turns(turns)
     if len(turns) > max_turns:
         raise ConversationError("invalid_llm_shape", f"{len(turns)} turns, more than {max_turns}")
-    return Conversation(task, tuple((t["from"], t["value"].replace(IMAGE_TOKEN, "").strip()) for t in turns))
+    # Our own placeholder is dropped (we place it); any other placeholder or control token is defused.
+    return Conversation(task, tuple((t["from"], neutralise(t["value"].replace(IMAGE_TOKEN, ""))[0].strip())
+                                    for t in turns))
 
 
 def to_llava_record(conv: Conversation, sample_id: str, n_images: int, n_videos: int) -> dict[str, Any]:

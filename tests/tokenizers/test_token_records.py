@@ -135,4 +135,4 @@ def test_shards_and_manifest_load_with_pyarrow_alone(layout: TokenLayout, tmp_pa
     assert out.returncode == 0, out.stderr
     version, n_tokens = json.loads(out.stdout)
     assert version == TOKEN_RECORD_VERSION and n_tokens == records.column("n_tokens").to_pylist()
-    assert not list(tmp_path.glob("*.tmp-*"))
+    assert not list(tmp_path.glob("*.mmcurate-tmp-*"))

@@ -78,7 +78,7 @@ def _check_manifest(out: Path, fmt: str, total: int, shard_size: int) -> pa.Tabl
             out / row["path"]
         )
     assert len((out / "manifest.jsonl").read_text().splitlines()) == manifest.num_rows
-    assert not list(out.rglob("*.tmp-*"))
+    assert not list(out.rglob("*.mmcurate-tmp-*"))
     return manifest
 
 

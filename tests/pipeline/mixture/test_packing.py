@@ -67,7 +67,7 @@ def test_write_shards_manifest(tmp_path: Path) -> None:
     assert manifest.num_rows == summary["shards"] and sum(manifest.column("rows").to_pylist()) == result.packs.num_rows
     back = pa.concat_tables([pq.read_table(tmp_path / p) for p in manifest.column("path").to_pylist()])
     assert back.equals(result.packs)
-    assert (tmp_path / SUMMARY_NAME).exists() and not list(tmp_path.glob("*.tmp-*"))
+    assert (tmp_path / SUMMARY_NAME).exists() and not list(tmp_path.glob("*.mmcurate-tmp-*"))
     again = tmp_path / "again"
     write_pack_shards(pack_table(pa.table({"sample_id": [f"s{i}" for i in range(2000)], "tokens_total": lengths}), 16384),
                       again, packs_per_shard=50)

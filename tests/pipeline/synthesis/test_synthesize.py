@@ -145,7 +145,7 @@ def test_llm_cache_hits(fake_llm: Any, tmp_path: Path) -> None:
     assert fake_llm.requests == 6  # every answer from the cache
     assert [r[INSTRUCT_LLAVA] for r in first] == [r[INSTRUCT_LLAVA] for r in second]
     assert len(list((tmp_path / "cache").rglob("*.json"))) == 6
-    assert not list((tmp_path / "cache").rglob("*.tmp-*"))
+    assert not list((tmp_path / "cache").rglob("*.mmcurate-tmp-*"))
 
 
 def test_llm_concurrency_limit(fake_llm: Any) -> None:
