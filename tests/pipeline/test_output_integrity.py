@@ -137,7 +137,7 @@ def _table(path: Path, captions: list[str]) -> None:
 
 def _pipeline(reader: TableFileReader, out: Path) -> Pipeline:
     writer = UnitWriter(out_dir=str(out), formats=("parquet",), max_rows=100, max_bytes=1 << 26, config_hash="c")
-    return Pipeline(readers=[reader], stages=[CaptionClean()], writer=writer)
+    return Pipeline(readers=[reader], steps=[CaptionClean()], writer=writer)
 
 
 def test_changed_input_is_not_resumed(tmp_path: Path) -> None:
