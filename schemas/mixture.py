@@ -65,6 +65,6 @@ INSTRUCT_FIELDS: tuple[pa.Field, ...] = (
 TOKEN_FIELDS: tuple[pa.Field, ...] = (
     pa.field(TOKENS_TEXT, pa.int64(), metadata={"doc": "text tokens (conversation or caption, chat-template overhead included)"}),
     pa.field(TOKENS_SUPERVISED, pa.int64(), metadata={"doc": "tokens with a loss: gpt turns, or the caption"}),
-    pa.field(TOKENS_TOTAL, pa.int64(), metadata={"doc": "tokens_text + tokens_image + tokens_video + tokens_audio: the packed length"}),
+    pa.field(TOKENS_TOTAL, pa.int64(), metadata={"doc": "text + image + video + audio tokens: the packed length"}),
     pa.field(MODALITY, pa.string(), metadata={"doc": "mixture group: image_text, video, audio, text or instruction"}),
 )
