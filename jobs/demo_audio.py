@@ -23,7 +23,7 @@ from mmcurate.jobs.run import run_job
 from mmcurate.jobs.yaml_safe import load_yaml
 from mmcurate.pipeline.generate import audio as g
 
-__all__ = ["SENTENCES", "TALK", "make_audio_inputs", "audio_job_data", "audio_job", "run_audio_demo"]
+__all__ = ["SENTENCES", "TALK", "ONE_OF_PAIR", "make_audio_inputs", "audio_job_data", "audio_job", "run_audio_demo"]
 
 SENTENCES = (
     "The quick brown fox jumps over the lazy dog near the river bank.",
@@ -37,6 +37,9 @@ TALK = (
     "Some have accepted it as a miracle without physical explanation.",
     "The Greeks used to imagine that it was a sign from the gods to foretell war or heavy rain.",
 )
+# The keep rule is "first" (lowest sample_id): which of a re-encode and its original survives depends on
+# their ids, so both are marked with this and a test checks the pair as a pair.
+ONE_OF_PAIR = "one of a duplicate pair"
 # scipy's WAV test files: real files in formats met in the wild (a few ms each, so mostly too_short).
 _SCIPY_WAVS = ("test-44100Hz-2ch-32bit-float-le.wav", "test-44100Hz-2ch-32bit-float-be.wav",
                "test-48000Hz-2ch-64bit-float-le-wavex.wav", "test-8000Hz-le-1ch-1byte-ulaw.wav",
@@ -58,7 +61,9 @@ def _long_talk(parts: list[np.ndarray], rate: int, gap_s: float) -> np.ndarray:
 
 def make_audio_inputs(root: Path, long_repeats: int = 3, scipy_files: bool = True) -> dict[str, str | None]:
     """Audio cases under ``root`` (``speech/``, ``speech_copies/``, ``sounds/``, ``broken/``, ``scipy/``); returns
-    each generated file's expected reason (``None``: accepted); scipy's files are left to the run."""
+    each generated file's expected reason (``None``: accepted; :data:`ONE_OF_PAIR`: the re-encode and its
+    original, one kept and one ``dedup_v1:audio_fp_v1``, by sample_id order, which depends on the paths);
+    scipy's files are left to the run."""
     spoken = [g.speech(text) for text in SENTENCES]
     expected: dict[str, str | None] = {}
 
@@ -67,9 +72,10 @@ def make_audio_inputs(root: Path, long_repeats: int = 3, scipy_files: bool = Tru
         expected[rel] = reason
 
     for i, ((x, rate), fmt) in enumerate(zip(spoken, ("flac", "mp3", "opus", "wav"))):
-        case(f"speech/sentence_{i}.{g.FORMATS[fmt][2]}", g.encode(x, rate, fmt), None, SENTENCES[i])
+        case(f"speech/sentence_{i}.{g.FORMATS[fmt][2]}", g.encode(x, rate, fmt), ONE_OF_PAIR if i == 0 else None,
+             SENTENCES[i])
     x0, r0 = spoken[0]
-    case("speech_copies/sentence_0_64kbps.mp3", g.encode(x0, r0, "mp3", bit_rate=64000), "dedup_v1:audio_fp_v1")
+    case("speech_copies/sentence_0_64kbps.mp3", g.encode(x0, r0, "mp3", bit_rate=64000), ONE_OF_PAIR)
     talk = _long_talk([g.speech(text)[0] for text in TALK] * long_repeats, r0, gap_s=0.8)
     case("speech/talk.flac", g.encode(talk, r0, "flac"), None, " ".join(TALK * long_repeats))
     case("speech/too_quiet.wav", g.encode(x0 * 0.01, r0, "wav"), "audio_loudness_v1:too_quiet")
