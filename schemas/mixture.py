@@ -26,6 +26,7 @@ __all__ = [
     "TOKEN_FIELDS",
     "MODALITY_IMAGE_TEXT",
     "MODALITY_VIDEO",
+    "MODALITY_AUDIO",
     "MODALITY_TEXT",
     "MODALITY_INSTRUCTION",
 ]
@@ -47,6 +48,7 @@ LOSS_WEIGHT = "loss_weight"
 
 MODALITY_IMAGE_TEXT = "image_text"
 MODALITY_VIDEO = "video"
+MODALITY_AUDIO = "audio"
 MODALITY_TEXT = "text"
 MODALITY_INSTRUCTION = "instruction"
 
@@ -63,6 +65,6 @@ INSTRUCT_FIELDS: tuple[pa.Field, ...] = (
 TOKEN_FIELDS: tuple[pa.Field, ...] = (
     pa.field(TOKENS_TEXT, pa.int64(), metadata={"doc": "text tokens (conversation or caption, chat-template overhead included)"}),
     pa.field(TOKENS_SUPERVISED, pa.int64(), metadata={"doc": "tokens with a loss: gpt turns, or the caption"}),
-    pa.field(TOKENS_TOTAL, pa.int64(), metadata={"doc": "tokens_text + tokens_image + tokens_video: the packed length"}),
-    pa.field(MODALITY, pa.string(), metadata={"doc": "mixture group: image_text, video, text or instruction"}),
+    pa.field(TOKENS_TOTAL, pa.int64(), metadata={"doc": "text + image + video + audio tokens: the packed length"}),
+    pa.field(MODALITY, pa.string(), metadata={"doc": "mixture group: image_text, video, audio, text or instruction"}),
 )

@@ -11,8 +11,13 @@ Text is the synthesized conversation (``synthesize_v1_llava``) when present, els
 supervised tokens are the gpt turns, or the whole caption for captioning data. ``turn_overhead`` adds
 the chat template's per-turn tokens (Qwen's ``<|im_start|>role\\n ... <|im_end|>\\n`` is 5).
 
+Audio (``tokens_audio``) is counted when ``AudioDecode`` ran (``audio_probe``), trainer-exact under
+``audio_scheme`` (:func:`mmcurate.tokenizers.audio.audio_tokens`: Qwen2-Audio, Qwen2.5-Omni or Qwen3-Omni,
+each processor's own cut and padding): one audio per ``AudioSegments`` window when ``audio_windows``
+exist (each window reaches the trainer as its own clip), else the whole decoded recording.
+
 ``modality`` (the mixture group): ``instruction`` when ``label_instructions`` and conversations
-exist, else ``video``, ``image_text`` or ``text``. Per-sample ``caps`` ({modality or "total": max
+exist, else ``video``, ``audio``, ``image_text`` or ``text``. Per-sample ``caps`` ({modality or "total": max
 tokens}, e.g. ``{"video": 16384}``) reject a row with ``mixture_tokens_v1:over_cap``.
 """
 
@@ -24,12 +29,15 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.audio import AUDIO_PROBE
 from mmcurate.schemas.mixture import (
     CLIPS,
     INSTRUCT_LLAVA,
     MODALITY,
+    MODALITY_AUDIO,
     MODALITY_IMAGE_TEXT,
     MODALITY_INSTRUCTION,
     MODALITY_TEXT,
@@ -39,14 +47,17 @@ from mmcurate.schemas.mixture import (
     TOKENS_TEXT,
     TOKENS_TOTAL,
 )
+from mmcurate.tokenizers.audio import RATE, SCHEMES, audio_tokens
 from mmcurate.tokenizers.patch import video_token_count
 from mmcurate.tokenizers.patch_stage import TOKENS_IMAGE, TOKENS_VIDEO, PatchTokenCount
 from mmcurate.tokenizers.scheme import PatchScheme
 from mmcurate.tokenizers.text_count import HeuristicCounter, TextTokenCounter
 
-__all__ = ["CountTokens"]
+__all__ = ["CountTokens", "TOKENS_AUDIO"]
 
 _IMAGE_MARK = "<image>"
+TOKENS_AUDIO = "tokens_audio"
+AUDIO_WINDOWS = "audio_windows"  # AudioSegments' column (pipeline/audio/segment_stage.py)
 
 
 @dataclass(kw_only=True)
@@ -58,6 +69,8 @@ class CountTokens(RowStage):
     writes: ClassVar[tuple[pa.Field, ...]] = (
         pa.field(TOKENS_IMAGE, pa.int64(), metadata={"doc": "LLM tokens of all image items (0 if none)"}),
         pa.field(TOKENS_VIDEO, pa.int64(), metadata={"doc": "LLM tokens of all video items or clips (0 if none)"}),
+        pa.field(TOKENS_AUDIO, pa.int64(), metadata={
+            "doc": "audio placeholder tokens under audio_scheme, summed over audio_windows (0 if no audio)"}),
         *TOKEN_FIELDS,
     )
 
@@ -69,6 +82,8 @@ class CountTokens(RowStage):
     turn_overhead: int = 5
     caps: dict[str, int] = field(default_factory=dict)
     label_instructions: bool = True
+    audio_scheme: str = param("qwen2_5_omni", doc="whose processor counts audio tokens (its cut and padding)",
+                              choices=tuple(SCHEMES))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -110,6 +125,18 @@ class CountTokens(RowStage):
             video = 0
         return int(image), int(video)
 
+    def _audio_tokens(self, row: dict[str, Any]) -> int:
+        probe = row.get(AUDIO_PROBE)
+        if not probe:
+            return 0
+        rate = probe["sample_rate"]
+        windows = row.get(AUDIO_WINDOWS)
+        # The same sample arithmetic explode_windows cuts with, then the processor's 16 kHz resample.
+        lengths = ([int(round(w["end_s"] * rate)) - int(round(w["start_s"] * rate)) for w in windows] if windows
+                   else [probe["n_samples"]])
+        scale = RATE / rate
+        return sum(audio_tokens(int(round(n * scale)), self.audio_scheme).tokens for n in lengths)
+
     def _text_tokens(self, row: dict[str, Any]) -> tuple[int, int, bool]:
         raw = row.get(INSTRUCT_LLAVA)
         if raw:
@@ -125,15 +152,18 @@ class CountTokens(RowStage):
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         image, video = self._media_tokens(row)
+        audio = self._audio_tokens(row)
         text, supervised, instructed = self._text_tokens(row)
         if instructed and self.label_instructions:
             modality = MODALITY_INSTRUCTION
         else:
-            modality = MODALITY_VIDEO if video else (MODALITY_IMAGE_TEXT if image else MODALITY_TEXT)
-        total = text + image + video
-        for key, value in (("image", image), ("video", video), ("text", text), ("total", total), (modality, total)):
+            modality = (MODALITY_VIDEO if video else MODALITY_AUDIO if audio else
+                        MODALITY_IMAGE_TEXT if image else MODALITY_TEXT)
+        total = text + image + video + audio
+        for key, value in (("image", image), ("video", video), ("audio", audio), ("text", text), ("total", total),
+                           (modality, total)):
             cap = self.caps.get(key)
             if cap is not None and value > cap:
                 raise Reject("over_cap", f"{key} tokens {value} > cap {cap}")
-        return {TOKENS_IMAGE: image, TOKENS_VIDEO: video, TOKENS_TEXT: text, TOKENS_SUPERVISED: supervised,
+        return {TOKENS_IMAGE: image, TOKENS_VIDEO: video, TOKENS_AUDIO: audio, TOKENS_TEXT: text, TOKENS_SUPERVISED: supervised,
                 TOKENS_TOTAL: total, MODALITY: modality}

@@ -27,6 +27,7 @@ __all__ = [
     "shard_metrics",
     "clip_metrics",
     "image_dims",
+    "audio_metrics",
 ]
 
 _VERSIONED = re.compile(r"_v\d+_")
@@ -144,8 +145,31 @@ def shard_metrics(schema: pa.Schema | None, scores: list[str], tokens: list[str]
                 lambda b: pc.struct_field(b.column("video_probe"), "duration_s"),
             )
         )
+    if "audio_probe" in names:
+        metrics += audio_metrics("audio_windows" in names)
     metrics += [Metric(c, f"{c} per sample", "tokens", (c,), _column(c)) for c in tokens]
     return metrics
+
+
+def _probe(field: str) -> Callable[[pa.RecordBatch], pa.Array]:
+    return lambda batch: pc.struct_field(batch.column("audio_probe"), field)
+
+
+def audio_metrics(windows: bool) -> list[Metric]:
+    """What the decode measured (the filters' own scores, loudness, speech ratio, SNR, plot under scores):
+    the source sample rate catches upsampled telephone audio next to the bandwidth score."""
+    out = [
+        Metric("audio_duration_s", "audio duration (s, decoded)", "audio", ("audio_probe.duration_s",),
+               _probe("duration_s")),
+        Metric("audio_source_rate", "audio sample rate of the source (Hz)", "audio", ("audio_probe.source_rate",),
+               _probe("source_rate")),
+        Metric("audio_channels", "audio channels of the source", "audio", ("audio_probe.channels",),
+               _probe("channels")),
+    ]
+    if windows:
+        out.append(Metric("audio_windows_per_sample", "training windows per recording", "audio",
+                          ("audio_windows",), lambda b: pc.list_value_length(b.column("audio_windows"))))
+    return out
 
 
 def clip_metrics(schema: pa.Schema | None) -> list[Metric]:

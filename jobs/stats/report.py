@@ -26,6 +26,7 @@ SECTIONS = {
     "images": "Images",
     "captions": "Captions",
     "video": "Video",
+    "audio": "Audio",
     "dedup": "Dedup",
     "tokens": "Tokens",
     "accepted": "Accepted samples",
@@ -154,6 +155,7 @@ def render_html(summary: Summary, accepted: list[Card], rejected: dict[str, list
         "images": "no image items.",
         "captions": "no captions.",
         "video": "no video samples or clips.",
+        "audio": "no decoded audio (the audio filters' scores are under Scores).",
         "dedup": "no dedup removals.",
     }
     body = {

@@ -4,6 +4,9 @@ Each file is decoded in the video path's crash sandbox (:mod:`mmcurate.pipeline.
 a decoder that segfaults or hangs costs one row (``decoder_crash``/``decode_timeout``) and a memory
 blow-up is ``too_large``, never the worker. With ``soundtracks=True`` video items are decoded too
 (their audio track); a video without one passes untouched, since a silent video is not a bad video.
+With ``require=True`` (an audio-only job) every row is judged as audio: the reader calls content it
+does not recognise ``image`` (decode judges the rest), so a web page saved as ``.wav`` or a 0-byte file
+is rejected here (``not_audio``, ``empty``) instead of reaching later steps undecoded.
 """
 
 from __future__ import annotations
@@ -45,6 +48,8 @@ class AudioDecode(RowStage):
     codecs: tuple[str, ...] | None = param(DEFAULT_CODECS, doc="decoder allow-list; None: any the wheel has")
     keep_partial: bool = param(True, doc="keep the decoded part of a stream cut mid-way (flagged)")
     soundtracks: bool = param(False, doc="also decode the audio track of video items")
+    require: bool = param(False, doc="audio-only job: rows without an audio item are decoded anyway "
+                                     "(not_audio, empty, no_audio_stream)")
     timeout_s: float = param(120.0, doc="wall clock per file, including the sandbox start", gt=0)
     crash_retries: int = param(1, doc="a crash is retried this many times, then decoder_crash", ge=0)
     max_memory_bytes: int | None = param(2 * 1024**3, doc="address-space cap of the decode child", ge=1)
@@ -66,6 +71,8 @@ class AudioDecode(RowStage):
         return ("audio", "video") if self.soundtracks else ("audio",)
 
     def applies_to(self, batch: pa.Table) -> pa.Array:
+        if self.require:
+            return pa.array(np.ones(batch.num_rows, dtype=bool))
         media = batch.column(S.MEDIA).combine_chunks()
         kinds = pc.fill_null(pc.is_in(pc.list_flatten(media).field("kind"), pa.array(self._kinds())), False)
         rows = pc.filter(pc.list_parent_indices(media), kinds).to_numpy(zero_copy_only=False)
@@ -78,13 +85,18 @@ class AudioDecode(RowStage):
         index = next((i for i, m in enumerate(media) if m and m.get("kind") == "audio"), None)
         if index is None and self.soundtracks:
             index = next((i for i, m in enumerate(media) if m and m.get("kind") == "video"), None)
+        if index is None and self.require:
+            if not media or not media[0]:
+                raise Reject("not_audio", "no media item")
+            index = 0  # whatever the reader took it for, the decoder judges it as audio
         if index is None:
             return {}
         item = media[index]
         try:
             result = self.decode(item.get("bytes") or b"")
         except Reject as rej:
-            if item.get("kind") == "video" and rej.reason in ("no_audio_stream", "not_audio"):
+            silent_video = item.get("kind") == "video" and rej.reason in ("no_audio_stream", "not_audio")
+            if silent_video and not self.require:
                 return {}  # a silent video: nothing to do here; the video stages judge the video
             raise
         flags = list(row.get(S.FLAGS) or [])

@@ -25,11 +25,13 @@ __all__ = ["WRITERS", "EXTENSIONS", "training_columns", "write_webdataset", "wri
 _MIME_EXT = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif",
              "image/bmp": "bmp", "image/tiff": "tiff", "video/mp4": "mp4", "video/webm": "webm",
              "video/x-matroska": "mkv", "video/quicktime": "mov", "video/x-msvideo": "avi", "video/mpeg": "mpg",
-             "video/mp2t": "ts"}
+             "video/mp2t": "ts", "audio/wav": "wav", "audio/flac": "flac", "audio/mpeg": "mp3", "audio/ogg": "ogg",
+             "audio/mp4": "m4a", "audio/aac": "aac"}
 
 
-# Video clips (with their sampled JPEG frames) go to their own clip records, not into sample shards.
-_NOT_IN_SAMPLE_SHARDS = (*S.BOOKKEEPING_COLUMNS, "clips")
+# Video clips (with their sampled JPEG frames) go to their own clip records, not into sample shards;
+# decoded audio (64 KB/s of float PCM) is a working column: the original bytes stay in media.
+_NOT_IN_SAMPLE_SHARDS = (*S.BOOKKEEPING_COLUMNS, "clips", "audio_pcm")
 
 
 def training_columns(table: pa.Table) -> pa.Table:

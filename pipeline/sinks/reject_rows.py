@@ -22,8 +22,9 @@ __all__ = ["REJECT_ROWS_VERSION", "reject_schema", "rejects_table"]
 # reject/v3 = reject/v2 plus media (no bytes), flags and the stage-written columns.
 REJECT_ROWS_VERSION = "reject/v3"
 _CAPTION_CHARS = 1000
-# Video clips carry JPEG frames: heavy and written to clips/ for accepted rows only.
-_LEFT_OUT = {"clips"}
+# Video clips carry JPEG frames: heavy and written to clips/ for accepted rows only; decoded audio is
+# 64 KB/s of PCM (rejects keep media without bytes, so they keep no signal either).
+_LEFT_OUT = {"clips", "audio_pcm"}
 
 
 def reject_schema(unit_schema: pa.Schema) -> pa.Schema:

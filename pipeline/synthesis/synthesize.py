@@ -25,7 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.pipeline.synthesis.chat_client import ChatClient, ChatConfig, ChatError
@@ -109,6 +111,24 @@ class SynthesizeInstructions(Stage):
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="synthesize") as pool:
             flat = iter(list(pool.map(self._ask, jobs)))  # map keeps job order
         return [[next(flat) for _ in tasks] for tasks in all_tasks]
+
+    def applies_to(self, batch: pa.Table) -> pa.Array | None:
+        """Rows with an image or video, or no media at all. There are no spoken-audio templates yet, and
+        image questions ("What do you see in the image?") would be wrong for an audio-only row: it keeps
+        its caption as its text (``modality`` audio)."""
+        if S.MEDIA not in batch.column_names:
+            return None
+        media = batch.column(S.MEDIA).combine_chunks()
+        kinds = pc.list_flatten(media).field("kind")
+        parents = pc.list_parent_indices(media).to_numpy(zero_copy_only=False)
+
+        def rows_with(names: tuple[str, ...]) -> np.ndarray:
+            hit = pc.fill_null(pc.is_in(kinds, pa.array(names)), False).to_numpy(zero_copy_only=False)
+            mask = np.zeros(batch.num_rows, dtype=bool)
+            mask[parents[hit]] = True
+            return mask
+
+        return pa.array(~(rows_with(("audio",)) & ~rows_with(("image", "video"))))
 
     def process_batch(self, batch: pa.Table) -> pa.Table:
         self.ensure_setup()

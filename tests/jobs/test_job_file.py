@@ -27,8 +27,9 @@ def test_default_job_resolves_to_components_with_one_default_each() -> None:
 
     job = load_job(None)
     uses = [s.use for s in job.steps]
-    assert uses[:4] == ["download", "image_decode", "caption_clean", "dedup"] and uses[-2:] == ["balance", "pack"]
-    dedup = job.steps[3].component
+    assert uses[:3] == ["download", "image_decode", "audio_decode"] and uses[-2:] == ["balance", "pack"]
+    assert uses.index("caption_clean") < uses.index("dedup")
+    dedup = job.steps[uses.index("dedup")].component
     assert dedup.phash_max_distance == PHASH_MAX_DISTANCE == 4  # one default, in one place
     steps = resolved_data(job)["steps"]
     assert steps[1]["min_side"] == 16 and steps[1]["max_pixels"] == 50_000_000  # defaults filled in
@@ -67,7 +68,7 @@ def test_set_by_index_and_by_unique_step_name_and_hash_ignores_where_it_runs() -
 
 
 @pytest.mark.parametrize(("sets", "message"), [
-    (["steps.40.min_side=3"], "'40' is not an index of a 14-item list"),
+    (["steps.40.min_side=3"], "'40' is not an index of a 20-item list"),
     (["resize.max_side=3"], "'resize' is neither a job key"),
     (["image_decode.min_side"], "--set expects key=value"),
     (["steps.1=3"], "name a parameter"),
@@ -147,7 +148,7 @@ def test_job_json_records_the_job_and_reruns_to_the_same_hash_and_bytes(tmp_path
     assert main(["run", str(job), "--local", "--no-progress"]) == 0
     record = json.loads((tmp_path / "a" / "job.json").read_text())
     assert record["mmcurate_version"] and record["command"][:2] == ["mmcurate", "run"]
-    assert [s["use"] for s in record["steps"]][:3] == ["download", "image_decode", "caption_clean"]
+    assert [s["use"] for s in record["steps"]][:3] == ["download", "image_decode", "audio_decode"]
     assert main(["run", str(tmp_path / "a" / "job.json"), "--output", str(tmp_path / "b"), "--local",
                  "--no-progress"]) == 0
     again = json.loads((tmp_path / "b" / "job.json").read_text())
