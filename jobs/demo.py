@@ -61,13 +61,7 @@ def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220
         write_url_list(inputs / "urls.parquet", server.base, pairs, cases)
         job = demo_job(inputs, root / "output", inputs / "urls.parquet")
         funnel = run_job(job, address=address, progress=progress, overwrite=True)
-    import argparse
-
-    from mmcurate.jobs.stats import cli as stats_cli
-
-    parser = argparse.ArgumentParser(prog="mmcurate")
-    stats_cli.add_subcommands(parser.add_subparsers(dest="command"))
-    stats_cli.dispatch(parser.parse_args(["stats", str(root / "output"), "--no-progress"]))  # output/report.html
+    _stats(root / "output")  # output/report.html
     print(f"\ndemo input:  {inputs} (local/, web/ served at {server.base}, urls.parquet, tars/)"
           f"\ndemo output: {root / 'output'} (webdataset/, parquet/, arrow/, rejects/, clips/, mixture/, "
           f"manifest.jsonl, report.html)")
@@ -76,8 +70,23 @@ def run_demo(out: str | Path, *, address: str | None = None, n_scenes: int = 220
 
 
 def _run_other_modalities(root: Path, address: str | None, progress: bool) -> None:
-    """The interleaved-document job over a crawl of real HTML manuals, each with its own output folder."""
+    """The audio job over generated speech, tones, noise and broken files, and the interleaved-document
+    job over a crawl of real HTML manuals, each into its own output folder."""
+    from mmcurate.jobs.demo_audio import run_audio_demo
     from mmcurate.jobs.demo_docs import run_docs_demo
     from mmcurate.jobs.funnel import format_funnel
 
+    print("\naudio:\n" + format_funnel(run_audio_demo(root, address, progress)))
+    _stats(root / "output-audio")
     print("\ninterleaved documents:\n" + format_funnel(run_docs_demo(root, address, progress)))
+
+
+def _stats(out: Path) -> None:
+    """``mmcurate stats OUT``: the report next to the shards."""
+    import argparse
+
+    from mmcurate.jobs.stats import cli as stats_cli
+
+    parser = argparse.ArgumentParser(prog="mmcurate")
+    stats_cli.add_subcommands(parser.add_subparsers(dest="command"))
+    stats_cli.dispatch(parser.parse_args(["stats", str(out), "--no-progress"]))
