@@ -3,6 +3,7 @@ best`` the documented quality key, and the ids do not depend on how the input pa
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import yaml
 from PIL import Image
 
 from mmcurate.jobs.cli import main
-from mmcurate.pipeline.readers.folder import FolderReader
 from mmcurate.pipeline.readers.base import WorkUnit
+from mmcurate.pipeline.readers.folder import FolderReader
 
 
 def _photo(seed: int, size: tuple[int, int]) -> Image.Image:
@@ -23,7 +24,7 @@ def _photo(seed: int, size: tuple[int, int]) -> Image.Image:
 
 def _ids(folder: Path) -> dict[str, str]:
     reader = FolderReader(path=str(folder))
-    unit = WorkUnit(unit_id="u00-000000", input_index=0, spec=__import__("json").dumps(reader.plan()[0]))
+    unit = WorkUnit(unit_id="u00-000000", input_index=0, spec=json.dumps(reader.plan()[0]))
     table = reader.read_unit(unit)
     return dict(zip(table.column("locator").to_pylist(), table.column("sample_id").to_pylist()))
 
