@@ -153,10 +153,14 @@ def _dispatch(args: argparse.Namespace, argv: list[str]) -> int:
     return _acceptance_check(funnel, getattr(args, "fail_under_accepted", None))
 
 
-def _log_level(args: argparse.Namespace) -> int:
-    if getattr(args, "quiet", False):
-        return logging.WARNING
-    return logging.DEBUG if getattr(args, "verbose", False) else logging.INFO
+def _configure_logging(args: argparse.Namespace) -> None:
+    """INFO by default; ``-q`` warnings only (Ray's too: see ``init_ray``); ``-v`` mmcurate's debug messages
+    (not every library's: PIL and urllib3 at DEBUG would bury them)."""
+    quiet, verbose = getattr(args, "quiet", False), getattr(args, "verbose", False)
+    level = logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(level)  # basicConfig does nothing when a handler exists already
+    logging.getLogger("mmcurate").setLevel(logging.DEBUG if verbose else logging.NOTSET)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,8 +171,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return train_vqvae_main(argv[1:])
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=_log_level(args), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(_log_level(args))  # basicConfig does nothing when a handler exists already
+    _configure_logging(args)
     if args.command in stats_cli.COMMANDS:
         return stats_cli.dispatch(args)
     try:

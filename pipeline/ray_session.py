@@ -106,6 +106,8 @@ def init_ray(
     import ray
 
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "ignore_reinit_error": True}
+    if not logging.getLogger("mmcurate").isEnabledFor(logging.INFO):
+        kwargs["logging_level"] = logging.WARNING
     runtime_env: dict[str, Any] = {}
     if env_vars:
         runtime_env["env_vars"] = env_vars
@@ -120,4 +122,7 @@ def init_ray(
             kwargs["object_store_memory"] = object_store_memory
         ctx = ray.init(**kwargs)
     configure_data_context(progress)
+    if not logging.getLogger("mmcurate").isEnabledFor(logging.INFO):  # `-q`: Ray's INFO lines go too
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return str(ctx.address_info["gcs_address"])
