@@ -46,10 +46,13 @@ def load_clip(
     cfg = open_clip.get_model_config(arch)
     if cfg is None:
         raise ValueError(f"unknown open_clip architecture {arch!r}; pass model_config=<json> for a custom one")
-    # pretrained_text=False: HF text towers must not fetch base weights; ours come from `checkpoint`.
-    model = open_clip.create_model(arch, pretrained=None, pretrained_text=False, device="cpu")
-    if checkpoint is not None:
-        open_clip.load_checkpoint(model, str(checkpoint), strict=True)
+    if checkpoint is not None and not Path(checkpoint).is_file():
+        raise FileNotFoundError(f"CLIP checkpoint not found: {checkpoint}")
+    # pretrained_text=False: HF text towers must not fetch base weights; ours come from `checkpoint`. The
+    # checkpoint goes in as `pretrained` (a file path, strict load) so open_clip knows weights were loaded
+    # and does not log "No pretrained weights loaded ... initialized randomly" for a model that has them.
+    model = open_clip.create_model(arch, pretrained=None if checkpoint is None else str(checkpoint),
+                                   pretrained_text=False, device="cpu")
     model = model.to(device).eval()
 
     text_cfg = cfg.get("text_cfg", {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from importlib.metadata import version as package_version
 from typing import Any
 
@@ -9,6 +10,8 @@ from mmcurate.jobs.job_file import Job, resolved_data
 from mmcurate.jobs.preflight import check_output_dir, check_step_paths
 
 __all__ = ["mmcurate_version", "preflight", "run_job"]
+
+log = logging.getLogger(__name__)
 
 
 def mmcurate_version() -> str:
@@ -38,9 +41,15 @@ def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, us
     """Start or join Ray, run the job, return its funnel; ``job.json`` records how it was made."""
     from mmcurate.jobs.build import build_pipeline
     from mmcurate.jobs.job_file import config_hash
-    from mmcurate.pipeline.execute import run_pipeline
+    from mmcurate.pipeline.execute import nothing_left, run_pipeline
+    from mmcurate.pipeline.plan import plan_units
 
     preflight(job)
+    pipeline = build_pipeline(job)
+    units = plan_units(pipeline.readers)  # lists the inputs: their mistakes are one line, before Ray starts
+    if use_ray and nothing_left(job.output.path, units, config_hash(job)):
+        log.info("%s: every unit of this job is committed; nothing to run, Ray not started", job.output.path)
+        use_ray = False
     if use_ray:
         from mmcurate.pipeline.faults import fault_env
         from mmcurate.pipeline.ray_session import init_ray
@@ -50,8 +59,8 @@ def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, us
                  progress=progress)
     record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
     with _output_guard(job.output.path):
-        return run_pipeline(build_pipeline(job), config_hash=config_hash(job), use_ray=use_ray,
-                            overwrite=overwrite, progress=progress, record=record)
+        return run_pipeline(pipeline, config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
+                            progress=progress, record=record, units=units)
 
 
 def _store_env() -> dict[str, str]:

@@ -36,7 +36,7 @@ from mmcurate.pipeline.sinks.unit_writer import UnitWriter
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas.sample import SAMPLE_SCHEMA_VERSION
 
-__all__ = ["Pipeline", "run_pipeline"]
+__all__ = ["Pipeline", "run_pipeline", "nothing_left"]
 
 log = logging.getLogger(__name__)
 
@@ -86,13 +86,29 @@ def _run_output_passes(pipeline: Pipeline, out_dir: str, config_hash: str) -> di
     return context.results
 
 
+def nothing_left(out_dir: str, units: Sequence[WorkUnit], config_hash: str) -> bool:
+    """True when ``out_dir`` holds this very job (config, plan, schema) with every unit committed: a rerun
+    only re-finalizes and reruns the output steps, which need no Ray (so the caller need not start it)."""
+    from mmcurate.pipeline import fs
+    from mmcurate.pipeline.output_state import JOB_FILE
+
+    job_file = fs.join(str(out_dir), JOB_FILE)
+    if not fs.exists(job_file):
+        return False
+    previous = json.loads(fs.read_bytes(job_file))
+    same = (previous.get("config_hash"), previous.get("plan_hash"), previous.get("schema_version")) == (
+        config_hash, plan_hash(units), SAMPLE_SCHEMA_VERSION)
+    return same and {u.unit_id for u in units} <= Manifest(out_dir).committed()
+
+
 def run_pipeline(
     pipeline: Pipeline, *, config_hash: str, use_ray: bool = True, overwrite: bool = False, progress: bool = True,
-    record: dict[str, Any] | None = None,
+    record: dict[str, Any] | None = None, units: Sequence[WorkUnit] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the job into ``pipeline.writer.out_dir``; returns the funnel.
 
-    ``record`` (the resolved job, version, command line) is stored in ``job.json`` with the identity.
+    ``record`` (the resolved job, version, command line) is stored in ``job.json`` with the identity;
+    ``units`` is the plan when the caller has made it already (it must be ``plan_units`` of the readers).
     Refused before any work (see ``pipeline/output_guard.py``): an input given twice, an output that
     overlaps an input or is a folder mmcurate did not create, and an output another job is writing."""
     sources = [r.source for r in pipeline.readers]
@@ -101,13 +117,14 @@ def run_pipeline(
     check_output_owned(pipeline.writer.out_dir)
     with output_lock(pipeline.writer.out_dir):
         return _run_locked(pipeline, config_hash=config_hash, use_ray=use_ray, overwrite=overwrite, progress=progress,
-                           inputs=input_fingerprints(sources), record=record or {})
+                           inputs=input_fingerprints(sources), record=record or {}, units=units)
 
 
 def _run_locked(pipeline: Pipeline, *, config_hash: str, use_ray: bool, overwrite: bool, progress: bool,
-                inputs: list[dict[str, Any]], record: dict[str, Any]) -> dict[str, Any]:
+                inputs: list[dict[str, Any]], record: dict[str, Any],
+                units: Sequence[WorkUnit] | None) -> dict[str, Any]:
     out_dir = pipeline.writer.out_dir
-    units = plan_units(pipeline.readers)
+    units = list(units) if units is not None else plan_units(pipeline.readers)
     identity = {"config_hash": config_hash, "plan_hash": plan_hash(units), "schema_version": SAMPLE_SCHEMA_VERSION,
                 "units": len(units), "input_fingerprints": inputs, "inputs_hash": fingerprints_hash(inputs), **record}
     removed = prepare_output(out_dir, identity, overwrite)

@@ -141,6 +141,8 @@ def init_ray(
     import ray
 
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "ignore_reinit_error": True}
+    if not logging.getLogger("mmcurate").isEnabledFor(logging.INFO):
+        kwargs["logging_level"] = logging.WARNING
     runtime_env: dict[str, Any] = {"worker_process_setup_hook": "mmcurate.pipeline.ray_session.worker_setup",
                                    "env_vars": dict(env_vars or {})}
     if not address:  # a local Ray's workers share this machine, and its paths
@@ -155,4 +157,7 @@ def init_ray(
     with _cwd_not_shadowing():
         ctx = ray.init(address=address, **kwargs) if address else ray.init(**kwargs)
     configure_data_context(progress)
+    if not logging.getLogger("mmcurate").isEnabledFor(logging.INFO):  # `-q`: Ray's INFO lines go too
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     return str(ctx.address_info["gcs_address"])

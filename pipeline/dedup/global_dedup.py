@@ -15,8 +15,8 @@ found, so no method may decide inside a batch. Every method has the same three s
 
 The per-group functions (``_key_edges``, ``_band_edges``, ``_cluster_edges``) are the same code in
 both modes: the library function calls them on the whole exploded table, Ray calls them per group.
-Inputs are slim *signature tables*: ``sample_id``, the signature column(s) and ``dedup_priority``
-(see :func:`signature_table`); rows with a null signature are skipped. Every function returns
+Inputs are slim *signature tables*: ``sample_id``, the signature column(s), ``dedup_priority`` and
+``dedup_order`` (see :func:`signature_table`); rows with a null signature are skipped. Every function returns
 ``sample_id, duplicate_of, dedup_method`` for the removed rows only.
 """
 
@@ -34,7 +34,14 @@ from mmcurate.pipeline.dedup.clusters import connected_components, pair_edges_wi
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE
 from mmcurate.pipeline.dedup.phash import PHASH, PHASH_MAX_DISTANCE, band_keys, hamming
-from mmcurate.pipeline.dedup.policy import DEDUP_RESULT_SCHEMA, PRIORITY, KeepPolicy, removal_table
+from mmcurate.pipeline.dedup.policy import (
+    DEDUP_RESULT_SCHEMA,
+    ORDER,
+    PRIORITY,
+    KeepPolicy,
+    input_order,
+    removal_table,
+)
 from mmcurate.pipeline.dedup.semdedup import (
     SemDeDupConfig,
     assign_clusters,
@@ -71,31 +78,37 @@ __all__ = [
 
 _KEY, _BAND, _CLUSTER = "dedup_key", "dedup_band", "dedup_cluster"
 _EDGE_SCHEMA = pa.schema([("left", pa.string()), ("right", pa.string()),
-                          ("left_priority", pa.float64()), ("right_priority", pa.float64())])
+                          ("left_priority", pa.float64()), ("right_priority", pa.float64()),
+                          ("left_order", pa.int64()), ("right_order", pa.int64())])
 
 
 def signature_table(samples: pa.Table, columns: Sequence[str], policy: KeepPolicy | None = None) -> pa.Table:
-    """``sample_id`` + ``columns`` + ``dedup_priority`` of the ok rows: what the dedup functions read."""
+    """``sample_id`` + ``columns`` + ``dedup_priority`` + ``dedup_order`` of the ok rows: what the dedup
+    functions read."""
     ok = samples.filter(pc.equal(samples.column(S.STATUS), S.STATUS_OK)) if S.STATUS in samples.column_names else samples
     slim = ok.select([S.SAMPLE_ID, *columns])
-    return slim.append_column(PRIORITY, (policy or KeepPolicy()).priority(ok))
+    return slim.append_column(PRIORITY, (policy or KeepPolicy()).priority(ok)).append_column(ORDER, input_order(ok))
 
 
 def _prepared(table: pa.Table, columns: Sequence[str]) -> pa.Table:
-    """Non-null signature rows with a priority column (zeros when absent: keep first by sample_id)."""
+    """Non-null signature rows with priority and order columns (zeros when absent: keep by sample_id)."""
     for column in columns:
         table = table.filter(pc.is_valid(table.column(column)))
     if PRIORITY not in table.column_names:
         table = table.append_column(PRIORITY, pa.array(np.zeros(table.num_rows), pa.float64()))
+    if ORDER not in table.column_names:
+        table = table.append_column(ORDER, pa.array(np.zeros(table.num_rows, np.int64), pa.int64()))
     return table
 
 
 def _edge_table(group: pa.Table, edges: np.ndarray) -> pa.Table:
     ids = group.column(S.SAMPLE_ID).to_numpy(zero_copy_only=False)
     prio = group.column(PRIORITY).to_numpy(zero_copy_only=False)
+    order = group.column(ORDER).to_numpy(zero_copy_only=False)
     left, right = edges[:, 0], edges[:, 1]
     return pa.table([pa.array(ids[left], pa.string()), pa.array(ids[right], pa.string()),
-                     pa.array(prio[left], pa.float64()), pa.array(prio[right], pa.float64())], schema=_EDGE_SCHEMA)
+                     pa.array(prio[left], pa.float64()), pa.array(prio[right], pa.float64()),
+                     pa.array(order[left], pa.int64()), pa.array(order[right], pa.int64())], schema=_EDGE_SCHEMA)
 
 
 def _removals(edges: pa.Table, method: str) -> pa.Table:
@@ -105,9 +118,10 @@ def _removals(edges: pa.Table, method: str) -> pa.Table:
     names = np.concatenate([edges.column("left").to_numpy(zero_copy_only=False),
                             edges.column("right").to_numpy(zero_copy_only=False)]).astype(str)
     prio = np.concatenate([edges.column("left_priority").to_numpy(), edges.column("right_priority").to_numpy()])
+    order = np.concatenate([edges.column("left_order").to_numpy(), edges.column("right_order").to_numpy()])
     ids, first, inverse = np.unique(names, return_index=True, return_inverse=True)
     labels = connected_components(len(ids), inverse.reshape(2, -1).T)
-    return removal_table(ids, labels, prio[first], method, KeepPolicy())
+    return removal_table(ids, labels, prio[first], method, KeepPolicy(), order[first])
 
 
 # --- per-group edge builders (shared by the library and the Ray paths) -------------------------------
@@ -180,7 +194,7 @@ def _explode_video_phash(table: pa.Table, max_distance: int) -> pa.Table:
 def _explode_minhash(table: pa.Table, verify: bool) -> pa.Table:
     bands = table.column(MINHASH_BANDS).combine_chunks()
     per_row = pc.list_value_length(bands).to_numpy()
-    keep = [S.SAMPLE_ID, PRIORITY, *([MINHASH_SIGNATURE] if verify else [])]
+    keep = [S.SAMPLE_ID, PRIORITY, ORDER, *([MINHASH_SIGNATURE] if verify else [])]
     base = table.select(keep).take(np.repeat(np.arange(table.num_rows), per_row))
     return base.append_column(_KEY, bands.flatten().cast(pa.uint64()))
 

@@ -22,7 +22,7 @@ from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
 from mmcurate.pipeline.dedup.merge_captions import MergeCaptions, caption_groups, ray_caption_groups
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE, MinHashSignature
 from mmcurate.pipeline.dedup.phash import PHASH, PHASH_MAX_DISTANCE, PerceptualHash
-from mmcurate.pipeline.dedup.policy import DUPLICATE_OF, PRIORITY, KeepPolicy, keep_mask
+from mmcurate.pipeline.dedup.policy import DUPLICATE_OF, ORDER, PRIORITY, KeepPolicy, input_order, keep_mask
 from mmcurate.pipeline.dedup.semdedup import SemDeDupConfig
 from mmcurate.pipeline.dedup.video_phash import VIDEO_PHASH, VIDEO_PHASH_MAX_DISTANCE, VideoPerceptualHash
 from mmcurate.pipeline.params import param
@@ -58,9 +58,11 @@ class DedupPass(Pass):
     name: ClassVar[str] = "dedup_v1"
     writes: ClassVar[tuple[pa.Field, ...]] = (DUPLICATE_OF_FIELD,)
 
-    keep: Literal["first", "area", "clip_score"] = param(
-        "first", doc="survivor of a cluster: lowest sample_id, largest image, or best CLIP score",
-        choices=("first", "area", "clip_score"))
+    keep: Literal["first", "best", "area", "clip_score"] = param(
+        "first", doc="survivor of a cluster: first = first in input order (unit, then row); best = largest "
+                     "image area, then longest caption, then input order; area = largest image; clip_score = "
+                     "best CLIP score (ties: input order)",
+        choices=("first", "best", "area", "clip_score"))
     merge_captions: bool = param(False, doc="the kept row lists its image duplicates' captions in `captions`")
     num_partitions: int | None = param(4, doc="Ray groupby partitions for the candidate shuffle", ge=1)
 
@@ -80,7 +82,7 @@ class DedupPass(Pass):
         return f"{PRIORITY}_{self.keep}"
 
     def columns(self) -> list[str]:
-        cols = [c for m in self.methods() for c in m.columns] + [self._priority_column()]
+        cols = [c for m in self.methods() for c in m.columns] + [self._priority_column(), ORDER]
         return cols + ([S.CAPTION] if self.merge_captions else [])
 
     def _require(self, table: pa.Table, column: str, why: str) -> None:
@@ -92,6 +94,7 @@ class DedupPass(Pass):
         if self.keep == "clip_score":
             self._require(table, CLIP_MEAN, "keep: clip_score")
         table = _put(table, self._priority_column(), self.policy().priority(table))
+        table = _put(table, ORDER, input_order(table))  # ties go to the row first in the input
         if any(EMBEDDING in m.columns for m in self.methods()):
             self._require(table, CLIP_EMBEDDINGS, "semantic dedup")
             table = _put(table, EMBEDDING, _first_embedding(table.column(CLIP_EMBEDDINGS)))

@@ -22,12 +22,21 @@ from mmcurate.pipeline.identity import make_sample_id, sha256_hex
 from mmcurate.pipeline.params import check_params, param
 from mmcurate.schemas import sample as S
 
-__all__ = ["InputError", "WorkUnit", "Reader", "media_kind", "media_item", "sample_row", "rejected_row",
+__all__ = ["InputError", "WorkUnit", "Reader", "canonical_source", "media_kind", "media_item", "sample_row", "rejected_row",
            "unencodable", "safe_locator"]
 
 
 class InputError(ValueError):
     """A whole input cannot be read as configured; the message is one line naming the file and the fix."""
+
+
+def canonical_source(path: str) -> str:
+    """A local path made absolute (symlinks resolved); a URL or ``pipe:`` source exactly as written."""
+    if "://" in path or path.startswith("pipe:") or not path:
+        return path
+    from pathlib import Path
+
+    return str(Path(path).expanduser().resolve())
 
 
 def unencodable(text: str) -> str | None:
@@ -71,6 +80,11 @@ class Reader(ABC):
 
     def __post_init__(self) -> None:
         check_params(self)
+        path = getattr(self, "path", None)
+        if isinstance(path, str):
+            # Resolved once, here on the driver: sample ids hash the source, so `data/x` and `/abs/data/x`
+            # must be one spelling (and a worker's working directory must not matter). URLs stay as written.
+            self.path = canonical_source(path)
 
     @abstractmethod
     def plan(self) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from mmcurate.pipeline.identity import decode_caption_bytes
 from mmcurate.pipeline.params import param
-from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, safe_locator, sample_row, unencodable
+from mmcurate.pipeline.readers.base import InputError, Reader, WorkUnit, rejected_row, safe_locator, sample_row, unencodable
 from mmcurate.pipeline.readers.magic import HEAD_BYTES, wrong_magic
 from mmcurate.pipeline.readers.values import ValueReject
 from mmcurate.schemas.sample import SAMPLE_SCHEMA
@@ -87,6 +87,8 @@ class FolderReader(Reader):
 
     def plan(self) -> list[dict[str, Any]]:
         entries = self._entries()
+        if not entries:  # else a run "succeeds" with nothing in it
+            raise InputError(f"{self.path}: the input folder is empty (no files to read)")
         return [{"entries": entries[i : i + self.unit_rows]} for i in range(0, len(entries), self.unit_rows)]
 
     def _read_capped(self, rel: str, cap: int, media: bool = False) -> bytes:

@@ -83,6 +83,26 @@ class TableFileReader(Reader):
         return "\t" if self._format() == "tsv" else ","
 
     def plan(self) -> list[dict[str, Any]]:
+        units = self._plan()
+        self._check_media_column(units)
+        return units
+
+    def _check_media_column(self, units: list[dict[str, Any]]) -> None:
+        """No image column but a URL-like one: every row would be ``missing_media``; say how to fix it."""
+        if self.url_column is not None or not units or "file_error" in units[0]:
+            return
+        if self._format() == "parquet":
+            columns = pq.read_schema(self.path).names
+        else:
+            columns = list(dict.fromkeys(k for r in self._records(units[0]) if isinstance(r, dict) for k in r))
+        if self.image_column in columns:
+            return
+        urls = [c for c in columns if "url" in c.lower() or c.lower() in ("link", "src", "href")]
+        if urls:
+            raise InputError(f"{self.path}: no {self.image_column!r} column, but {urls[0]!r} looks like URLs; "
+                             f"set url_column: {urls[0]} on this input (or image_column: <the media column>)")
+
+    def _plan(self) -> list[dict[str, Any]]:
         fmt = self._format()
         if fmt in ("csv", "tsv"):
             return plan_delimited(self.path, self.unit_rows, self._delimiter(), self.encoding)

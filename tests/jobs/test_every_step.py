@@ -38,10 +38,10 @@ def photos(skimage_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 def test_every_listed_step_with_its_defaults_runs_in_the_default_job(photos: Path, tmp_path: Path) -> None:
     data = load_job_data(None, inputs=[str(photos)], output=str(tmp_path / "out"))
     present = [s["use"] for s in data["steps"]]
-    required = {"clip_score_cut": {"min_score": -1.0}}  # its threshold has no default
+    # clip_score_cut's threshold has no default; semantic_dedup reads clip_score's embeddings.
+    required = {"clip_score_cut": {"min_score": -1.0}, "clip_score": {"write_embedding": True}}
     # ocr first: caption_is_ocr and tmars read its text boxes.
     rows = ["ocr"] + [u for u in STEPS if u not in present and u != "ocr" and kind_of(step_class(u)) != "output"]
-    data["steps"][present.index("clip_score")]["write_embedding"] = True  # semantic_dedup reads the embeddings
     at = present.index("count_tokens")
     data["steps"][at:at] = [{"use": u, **required.get(u, {})} for u in rows]
     data["steps"] += [{"use": u} for u in STEPS if u not in present and kind_of(step_class(u)) == "output"]

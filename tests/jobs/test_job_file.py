@@ -41,7 +41,7 @@ BAD_JOBS = [
     (_job([{"use": "word_count", "min_words": "three"}]), "steps[0] (word_count).min_words: expected int, got 'three'"),
     (_job([{"use": "caption_clean"}, {"use": "image_decode", "min_side": -5}]),
      "steps[1] (image_decode).min_side: must be >= 1, got -5"),
-    (_job([{"use": "dedup", "keep": "best"}]), "steps[0] (dedup).keep: must be one of ['first', 'area', 'clip_score']"),
+    (_job([{"use": "dedup", "keep": "biggest"}]), "steps[0] (dedup).keep: must be one of ['first', 'best', 'area', 'clip_score']"),
     (_job([{"use": "clip_score_cut"}]), "steps[0] (clip_score_cut).min_score: required parameter is missing"),
     (_job([{"use": "pack"}, {"use": "image_decode"}]), "steps[1] (image_decode): must come before steps[0] (pack)"),
     (_job([], colour=1), "colour: unknown key"),
@@ -68,7 +68,7 @@ def test_set_by_index_and_by_unique_step_name_and_hash_ignores_where_it_runs() -
 
 
 @pytest.mark.parametrize(("sets", "message"), [
-    (["steps.40.min_side=3"], "'40' is not an index of a 20-item list"),
+    (["steps.40.min_side=3"], "'40' is not an index of a 17-item list"),
     (["resize.max_side=3"], "'resize' is neither a job key"),
     (["image_decode.min_side"], "--set expects key=value"),
     (["steps.1=3"], "name a parameter"),
