@@ -161,7 +161,7 @@ def test_job_json_records_the_job_and_reruns_to_the_same_hash_and_bytes(tmp_path
     (["download.policy.total_timeout=.nan"], "must be a finite number"),
     (["image_decode.formats=[EXE]"], "unknown image format 'EXE'"),
     (["output.formats=[]"], "accepted rows would be written nowhere"),
-    (["output.formats=[webdataset]"], "steps[12] (balance): reads the accepted Parquet shards"),
+    (["output.formats=[webdataset]"], "steps[15] (balance): reads the accepted Parquet shards"),
     (["inputs.0.unit_rows=0"], "inputs[0] (folder).unit_rows: must be >= 1, got 0"),
     (["image_decode.min_side=*x"], "--set image_decode.min_side: the value is not plain YAML"),
 ])

@@ -56,7 +56,8 @@ def test_numbers_equal_recount(job_output: Path) -> None:
     assert width.range.mean == pytest.approx(pc.mean(widths).as_py())
     assert sum(map(sum, summary.sizes.counts)) == len(widths)
 
-    removals = pq.read_table(next((job_output / "passes").glob("*_dedup_v1.parquet")))
+    removals = pa.concat_tables([pq.read_table(p, columns=["duplicate_of"])  # every dedup step's decision
+                                 for p in sorted((job_output / "passes").glob("*_dedup_v1.parquet"))])
     removals = removals.filter(pc.is_valid(removals["duplicate_of"]))
     clusters = _dist(summary, "dedup_cluster_size")
     assert clusters.range.count == len(pc.unique(removals["duplicate_of"]))
