@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -47,7 +48,12 @@ PACK_SCHEMA = pa.schema([
     pa.field("cu_seqlens", pa.list_(pa.int32()), metadata={"doc": "offsets [0, l0, l0+l1, ...]: len = samples + 1"}),
     pa.field("loss_weights", pa.list_(pa.float32()), metadata={"doc": "per-token loss weight of each sample"}),
     pa.field("tokens", pa.int32(), nullable=False, metadata={"doc": "tokens used (cu_seqlens[-1])"}),
+    pa.field("shards", pa.list_(pa.string()),
+             metadata={"doc": "per sample, the shard holding its tokens (or its row), relative to the output"}),
+    pa.field("rows", pa.list_(pa.int64()), metadata={"doc": "per sample, its row index in that shard"}),
 ], metadata={"mmcurate.schema": "pack/v1"})
+
+SHARD, ROW = "shard", "row"  # optional input columns: where each sample's record is
 
 REJECT_SCHEMA = pa.schema([("sample_id", pa.string()), ("drop_reason", pa.string()), ("error", pa.string())])
 
@@ -120,7 +126,8 @@ def _reject_table(ids: list[str], reason: str, details: list[str]) -> pa.Table:
 
 
 def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) -> PackResult:
-    """Pack slim rows (``sample_id``, ``length_column``, optional ``repeats`` and ``loss_weight``)."""
+    """Pack slim rows (``sample_id``, ``length_column``, optional ``repeats``, ``loss_weight`` and the
+    ``shard`` / ``row`` that locate each sample's record, which the packs then list per sample)."""
     if context < 1:
         raise ValueError(f"context must be >= 1, got {context}")
     ids = np.asarray(rows.column(S.SAMPLE_ID).to_pylist(), dtype=object)
@@ -160,8 +167,20 @@ def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) 
         lists(offsets, cu_starts, pa.int32()) if n_bins else pa.array([], pa.list_(pa.int32())),
         lists(weights[item], starts.astype(np.int32), pa.float32()) if n_bins else pa.array([], pa.list_(pa.float32())),
         pa.array(np.diff(np.concatenate([[0], cum[starts[1:] - 1]])) if n_bins else [], pa.int32()),
+        *_locations(rows, item, starts.astype(np.int32), n_bins, lists),
     ], schema=PACK_SCHEMA)
     return PackResult(packs=packs, rejects=rejects, context=context)
+
+
+def _locations(rows: pa.Table, item: np.ndarray, bounds: np.ndarray, n_bins: int, lists: Any) -> list[pa.Array]:
+    """The ``shards`` and ``rows`` lists of each pack (nulls when the rows do not say where they are)."""
+    if SHARD not in rows.column_names or ROW not in rows.column_names:
+        return [pa.nulls(n_bins, pa.list_(pa.string())), pa.nulls(n_bins, pa.list_(pa.int64()))]
+    if not n_bins:
+        return [pa.array([], pa.list_(pa.string())), pa.array([], pa.list_(pa.int64()))]
+    shards = np.asarray(rows.column(SHARD).to_pylist(), dtype=object)[item]
+    row_index = rows.column(ROW).to_numpy().astype(np.int64)[item]
+    return [lists(shards, bounds, pa.string()), lists(row_index, bounds, pa.int64())]
 
 
 def pack_batches(batches: Iterable[pa.Table], context: int, length_column: str = TOKENS_TOTAL) -> Iterator[PackResult]:

@@ -23,7 +23,7 @@ from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.pipeline.mixture.budget import BudgetConfig, balance, budget_rows
 from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
 from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
-from mmcurate.pipeline.mixture.packing import pack_table
+from mmcurate.pipeline.mixture.packing import ROW, SHARD, pack_table
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -35,8 +35,23 @@ BALANCE_TABLE = "mixture/balance.parquet"
 _SLIM = [S.SAMPLE_ID, S.SOURCE, MODALITY, TOKENS_TOTAL, TOKENS_SUPERVISED]
 
 
+def located_rows(out_dir: Path, folder: str, columns: list[str]) -> pa.Table | None:
+    """``columns`` of every record under ``out_dir/folder``, with the ``shard`` and ``row`` that locate it
+    (None when the folder holds no Parquet shard)."""
+    files = sorted((out_dir / folder).glob("*.parquet"))
+    if not files:
+        return None
+    parts = []
+    for path in files:
+        table = pq.read_table(path, columns=columns)
+        where = path.relative_to(out_dir).as_posix()
+        parts.append(table.append_column(SHARD, pa.array([where] * table.num_rows, pa.string()))
+                     .append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
+    return pa.concat_tables(parts)
+
+
 def accepted_slim_rows(out_dir: Path) -> pa.Table:
-    """The slim columns of every accepted sample (empty when no row was accepted)."""
+    """The slim columns of every accepted sample, located (empty when no row was accepted)."""
     shards = out_dir / "parquet"
     if not shards.exists() or not any(shards.glob("*.parquet")):
         return pa.table({c: pa.array([], pa.string() if c in (S.SAMPLE_ID, S.SOURCE, MODALITY) else pa.int64())
@@ -44,7 +59,7 @@ def accepted_slim_rows(out_dir: Path) -> pa.Table:
     missing = [c for c in _SLIM if c not in pads.dataset(shards, format="parquet").schema.names]
     if missing:
         raise KeyError(f"the accepted shards have no {missing}: put a count_tokens step before balance/pack")
-    return pads.dataset(shards, format="parquet").to_table(columns=_SLIM)
+    return located_rows(out_dir, "parquet", _SLIM)
 
 
 @dataclass(kw_only=True)
@@ -74,7 +89,8 @@ class Balance(OutputPass):
     def weighted(self, rows: pa.Table) -> tuple[pa.Table, pa.Table]:
         """``(sample_id, tokens_total, repeats, loss_weight, ...)`` rows and the budget report."""
         balanced, report = balance(budget_rows(rows), self.budget(rows))
-        weighted = balanced.join(rows.select([S.SAMPLE_ID, TOKENS_SUPERVISED]), S.SAMPLE_ID).sort_by(S.SAMPLE_ID)
+        carried = [S.SAMPLE_ID, TOKENS_SUPERVISED, *(c for c in (SHARD, ROW) if c in rows.column_names)]
+        weighted = balanced.join(rows.select(carried), S.SAMPLE_ID).sort_by(S.SAMPLE_ID)
         return add_loss_weights(weighted, mode=self.loss_weighting), report
 
     def run(self, context: OutputContext) -> dict[str, Any]:
@@ -104,11 +120,21 @@ class Pack(OutputPass):
         rows = accepted_slim_rows(out_dir)  # no balance step: every sample once, √-length weights
         return Balance().weighted(rows)[0] if rows.num_rows else rows
 
+    def _from_token_records(self, out_dir: Path, weighted: pa.Table) -> tuple[pa.Table, str]:
+        """One token universe: with token records written (``tokens/``), packs hold those very sequences,
+        their lengths and their places; otherwise the counted lengths and the accepted shards' rows."""
+        records = located_rows(out_dir, "tokens", [S.SAMPLE_ID, "n_tokens"])
+        if records is None:
+            return weighted, TOKENS_TOTAL
+        keep = [c for c in weighted.column_names if c not in (SHARD, ROW, "n_tokens")]
+        return weighted.select(keep).join(records, S.SAMPLE_ID).sort_by(S.SAMPLE_ID), "n_tokens"
+
     def run(self, context: OutputContext) -> dict[str, Any]:
         weighted = self._rows(context.out_dir)
         if weighted.num_rows == 0:
             return {"samples": 0}
-        packed = pack_table(weighted.filter(pc.greater(weighted.column(REPEATS), 0)), self.context)
+        weighted, lengths = self._from_token_records(context.out_dir, weighted)
+        packed = pack_table(weighted.filter(pc.greater(weighted.column(REPEATS), 0)), self.context, lengths)
         summary = write_pack_shards(packed, context.out_dir / "mixture", packs_per_shard=self.packs_per_shard,
                                     config_hash=context.config_hash)
         return {"samples": weighted.num_rows,
