@@ -169,3 +169,24 @@ def test_values_that_would_fail_every_row_are_refused_before_ray(sets: list[str]
     with pytest.raises(ConfigError) as info:
         load_job(None, sets)
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_input_kind_is_judged_by_content_and_recorded(tmp_path: Path) -> None:
+    """A folder of tars named like nothing in particular is WebDataset; a .tar.gz is not read as JSONL."""
+    import io
+    import tarfile
+
+    from mmcurate.pipeline.generate.demo_folder import make_demo_folder
+
+    make_demo_folder(tmp_path / "src", n_scenes=2, n_crops=0, n_duplicates=0, with_video=False)
+    (tmp_path / "shards").mkdir()
+    for name, mode in (("a.tar", "w"), ("b.tar.gz", "w:gz")):
+        with tarfile.open(tmp_path / "shards" / name, mode) as tar:
+            for i, path in enumerate(sorted((tmp_path / "src").glob("scene_*.png"))[:2]):
+                for suffix, data in ((".png", path.read_bytes()), (".txt", b"a generated scene")):
+                    info = tarfile.TarInfo(f"{name.split('.')[0]}{i:03d}{suffix}")
+                    info.size = len(data)
+                    tar.addfile(info, io.BytesIO(data))
+    job = load_job(None, inputs=[str(tmp_path / "shards"), str(tmp_path / "shards" / "b.tar.gz")])
+    assert [i.kind for i in job.inputs] == ["webdataset", "webdataset"]
+    assert [i["kind"] for i in resolved_data(job)["inputs"]] == ["webdataset", "webdataset"]  # in job.json
