@@ -58,9 +58,9 @@ def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, us
                  object_store_memory=job.ray.object_store_memory, env_vars={**fault_env(), **_store_env()},
                  progress=progress)
     record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
-    with _output_guard(job.output.path):
-        return run_pipeline(pipeline, config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
-                            progress=progress, record=record, units=units)
+    # run_pipeline holds the output for the run: a lock file on disk, a lease on a bucket.
+    return run_pipeline(pipeline, config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
+                        progress=progress, record=record, units=units)
 
 
 def _store_env() -> dict[str, str]:
@@ -68,14 +68,3 @@ def _store_env() -> dict[str, str]:
     import os
 
     return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-
-
-def _output_guard(location: str) -> Any:
-    """A bucket output is leased for the run (a conditional PUT): a second writer is refused."""
-    import contextlib
-
-    if "://" not in location:
-        return contextlib.nullcontext()
-    from mmcurate.pipeline.sinks.lease import OutputLease
-
-    return OutputLease(location)

@@ -74,7 +74,10 @@ def check_output_location(out: str, inputs: Sequence[str]) -> None:
 def check_output_owned(out: str) -> None:
     """Refuse an existing non-empty local folder that holds no ``job.json`` (not an mmcurate output)."""
     if fs.is_remote(out):
-        if not fs.exists(fs.join(out, JOB_FILE)) and fs.list_files(out, recursive=False):
+        from mmcurate.pipeline.sinks.lease import LEASE_FILE
+
+        others = [f for f in fs.list_files(out, recursive=False) if not f.endswith("/" + LEASE_FILE)]
+        if not fs.exists(fs.join(out, JOB_FILE)) and others:
             raise OutputRefused(f"{out} holds files but no {JOB_FILE}: not an mmcurate output; "
                                 f"use a new or empty location (nothing there is written or deleted)")
         return

@@ -73,9 +73,10 @@ def write_job_yaml(path: Path, input_dir: Path, out_dir: Path) -> Path:
 
 
 def folder_digest(root: Path) -> dict[str, str]:
-    """sha256 of every file under ``root`` except job.json (which records nothing run-specific anyway)."""
+    """sha256 of every file under ``root`` except job.json (it names the output and the command line) and
+    the empty run-lock file."""
     return {
         p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != "job.json"
+        if p.is_file() and p.name not in ("job.json", ".mmcurate.lock")  # the run lock holds no data
     }
