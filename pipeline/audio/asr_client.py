@@ -14,13 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 import random
-import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from mmcurate.pipeline.atomic import atomic_write
-from mmcurate.pipeline.synthesis.chat_client import ChatError, post_json
+from mmcurate.pipeline.synthesis.chat_client import ChatError, post_json, with_retries
 
 __all__ = ["AsrConfig", "AsrClient", "ChatError"]
 
@@ -91,15 +90,7 @@ class AsrClient:
         c = self.config
         rng = random.Random(key)
         data, ctype = self._body(audio, filename)
-        for attempt in range(c.max_retries + 1):
-            try:
-                return self._post(data, ctype)
-            except ChatError as err:
-                if not err.retryable or attempt == c.max_retries:
-                    raise
-                wait = err.retry_after if err.retry_after is not None else c.backoff_s * 2**attempt
-                time.sleep(min(c.max_backoff_s, wait) * (1 + 0.25 * rng.random()))
-        raise AssertionError("unreachable")
+        return with_retries(lambda: self._post(data, ctype), c, rng)
 
     def _post(self, data: bytes, ctype: str) -> str:
         payload = post_json(self.url, data, ctype, self.config.api_key_env, self.config.timeout_s)

@@ -32,7 +32,7 @@ from typing import Any
 
 from mmcurate.pipeline.atomic import atomic_write
 
-__all__ = ["ChatConfig", "ChatError", "ChatClient", "request_key"]
+__all__ = ["ChatConfig", "ChatError", "ChatClient", "request_key", "with_retries", "post_json"]
 
 _RETRY_STATUS = frozenset({408, 409, 429}) | frozenset(range(500, 600))
 
@@ -70,6 +70,20 @@ class ChatConfig:
             raise ValueError(f"base_url must be http(s), got {self.base_url!r}")
         if self.max_retries < 0 or self.timeout_s <= 0 or self.backoff_s < 0:
             raise ValueError("max_retries >= 0, timeout_s > 0 and backoff_s >= 0 are required")
+
+
+def with_retries(call: Any, config: Any, rng: random.Random) -> str:
+    """``call()`` until it answers; retryable :class:`ChatError` s wait (Retry-After, else exponential
+    backoff with jitter) up to ``config.max_retries`` times. Shared by the chat and transcription clients."""
+    for attempt in range(config.max_retries + 1):
+        try:
+            return call()
+        except ChatError as err:
+            if not err.retryable or attempt == config.max_retries:
+                raise
+            wait = err.retry_after if err.retry_after is not None else config.backoff_s * 2**attempt
+            time.sleep(min(config.max_backoff_s, wait) * (1 + 0.25 * rng.random()))
+    raise AssertionError("unreachable")
 
 
 def post_json(url: str, data: bytes, content_type: str, api_key_env: str, timeout_s: float) -> Any:
@@ -138,15 +152,7 @@ class ChatClient:
         c = self.config
         rng = random.Random(key)  # jitter from the prompt, not from a worker-global RNG
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        for attempt in range(c.max_retries + 1):
-            try:
-                return self._post(data)
-            except ChatError as err:
-                if not err.retryable or attempt == c.max_retries:
-                    raise
-                wait = err.retry_after if err.retry_after is not None else c.backoff_s * 2**attempt
-                time.sleep(min(c.max_backoff_s, wait) * (1 + 0.25 * rng.random()))
-        raise AssertionError("unreachable")
+        return with_retries(lambda: self._post(data), c, rng)
 
     def _post(self, data: bytes) -> str:
         payload = post_json(self.url, data, "application/json", self.config.api_key_env, self.config.timeout_s)
