@@ -69,14 +69,16 @@ def _variants(line: str) -> list[str]:
     return variants
 
 
-def readme_commands() -> list[str]:
-    """Every mmcurate command line of the README's ```bash blocks, comments stripped, continuations joined."""
-    commands = []
+def readme_commands() -> dict[str, list[str]]:
+    """Every mmcurate command line of the README's ```bash blocks (comments stripped, continuations joined),
+    as the line reads -> its words."""
+    commands: dict[str, list[str]] = {}
     for block in _blocks("bash"):
         for line in block.replace("\\\n", " ").splitlines():
-            words = shlex.split(line, comments=True)
-            if words and any(w == "mmcurate" or w.endswith("/mmcurate") for w in words):
-                commands += [shlex.join(shlex.split(v)) for v in _variants(shlex.join(words))]
+            for variant in _variants(line):
+                words = shlex.split(variant, comments=True)
+                if any(w == "mmcurate" or w.endswith("/mmcurate") for w in words):
+                    commands[" ".join(words)] = words
     return commands
 
 
@@ -125,7 +127,7 @@ def _write_inputs(root: Path) -> None:
 
 
 def _run(command: str, cwd: Path) -> subprocess.CompletedProcess:
-    words = shlex.split(command)
+    words = readme_commands()[command]
     return subprocess.run([MMCURATE, *words[1:]], cwd=cwd, capture_output=True, text=True, timeout=TIMEOUT_S)
 
 
