@@ -51,6 +51,9 @@ EXIT_CODES = {"mmcurate run job.yaml --fail-under-accepted 0.5": 1}  # job.yaml 
 FIRST_JOB = "mmcurate run job.yaml"
 # `mmcurate run` lines that are reruns of the first job over its finished out/ (the README's resume path).
 RERUNS = {"mmcurate run job.yaml --fail-under-accepted 0.5"}
+# What a command must print on these inputs, so a filter that matches nothing cannot pass unnoticed.
+PRINTS = {"mmcurate inspect out/ -n 5 --reason image_decode_v1 --where width > 512 and caption_len < 20":
+          "image_decode_v1:too_small"}  # pairs.parquet's 600x40 strip
 
 
 def _blocks(lang: str) -> list[str]:
@@ -158,7 +161,7 @@ def test_the_readme_has_the_commands_and_snippets_this_file_runs() -> None:
     commands = readme_commands()
     assert FIRST_JOB in commands and "mmcurate steps --json" in commands and "mmcurate --version" in commands
     assert len(commands) >= 14 and len(_blocks("python")) >= 4 and len(_blocks("yaml")) == 1
-    for command in [*EXEMPT, *EXIT_CODES, *RERUNS]:
+    for command in [*EXEMPT, *EXIT_CODES, *RERUNS, *PRINTS]:
         assert command in commands, f"stale entry, no longer in README.md: {command}"
 
 
@@ -174,6 +177,7 @@ def test_readme_command_runs_as_printed(command: str, inputs: Path, finished: tu
         assert first.returncode == 0, first.stderr[-3000:]
         result = _run(command, work)
     assert result.returncode == EXIT_CODES.get(command, 0), (result.stdout[-3000:], result.stderr[-3000:])
+    assert PRINTS.get(command, "") in result.stdout, result.stdout[-3000:]
     if command == FIRST_JOB:
         assert (work / "out" / "arrow" / "u00-000000-0000.arrow").is_file()  # the shard the snippets open
 
