@@ -157,9 +157,13 @@ def _present(schema: pa.Schema, columns: Sequence[str]) -> list[str]:
 
 
 def track(batches: Iterator[Batch], total_rows: int, desc: str, enabled: bool) -> Iterator[Batch]:
-    """``batches`` with a tqdm bar in rows (its rate is the scan's throughput, rows/s)."""
+    """``batches`` with a tqdm bar in rows (its rate is the scan's throughput, rows/s); never drawn into
+    a log (stderr not a terminal)."""
+    import sys
+
     from tqdm import tqdm
 
+    enabled = enabled and sys.stderr.isatty()
     with tqdm(
         total=total_rows, unit="row", unit_scale=True, desc=desc, disable=not enabled, leave=False
     ) as bar:
