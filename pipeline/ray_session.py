@@ -143,11 +143,13 @@ def init_ray(
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "ignore_reinit_error": True}
     if not logging.getLogger("mmcurate").isEnabledFor(logging.INFO):
         kwargs["logging_level"] = logging.WARNING
-    runtime_env: dict[str, Any] = {"worker_process_setup_hook": "mmcurate.pipeline.ray_session.worker_setup",
-                                   "env_vars": dict(env_vars or {})}
-    if not address:  # a local Ray's workers share this machine, and its paths
-        runtime_env["env_vars"][_DRIVER_CWD] = os.getcwd()
-    kwargs["runtime_env"] = runtime_env
+    runtime_env: dict[str, Any] = {"env_vars": dict(env_vars)} if env_vars else {}
+    if not address and _is_checkout(os.getcwd()):
+        # Only from a checkout: a setup hook makes every worker start go through Ray's runtime-env agent.
+        runtime_env["worker_process_setup_hook"] = "mmcurate.pipeline.ray_session.worker_setup"
+        runtime_env.setdefault("env_vars", {})[_DRIVER_CWD] = os.getcwd()
+    if runtime_env:
+        kwargs["runtime_env"] = runtime_env
     if not address:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
         if object_store_memory:
