@@ -89,3 +89,32 @@ def test_a_soundtrack_is_cut_on_its_videos_clip_boundaries() -> None:
     assert [w["speech_s"] for w in windows] == pytest.approx([1.4, 0.6, 0.0])
     # Without clips (or with clip_bounds off) the VAD plan applies.
     assert AudioSegments(clip_bounds=False).process_row(row)[AUDIO_WINDOWS][0]["start_reason"] == "start"
+
+
+def test_a_real_videos_soundtrack_windows_line_up_with_its_clips(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from mmcurate.pipeline.audio.decode_stage import AudioDecode
+    from mmcurate.pipeline.generate.video import has_encoder, make_video
+    from mmcurate.pipeline.runner import run_stages
+    from mmcurate.pipeline.sinks.unit_writer import UnitWriter
+    from mmcurate.pipeline.video.clip_stage import VideoClips
+    from mmcurate.schemas import sample as S
+    from mmcurate.schemas.table import to_table
+
+    if not has_encoder("libx264"):
+        pytest.skip("no libx264 encoder in this PyAV")
+    video = make_video(n_frames=60, fps=10, cuts=(25,), audio=True)  # 6 s, a scene cut at 2.5 s, a 440 Hz tone
+    rows = [{S.SAMPLE_ID: "vid", S.SOURCE: "gen", S.LOCATOR: "v.mp4", S.UNIT_ID: "u00-000000", S.UNIT_INDEX: 0,
+             S.UNIT_ROWS: 1, S.STATUS: S.STATUS_OK, S.MEDIA: [{"bytes": video, "kind": "video"}]}]
+    stages = [VideoClips(), AudioDecode(soundtracks=True), AudioSegments()]
+    table = run_stages(stages, to_table(rows, S.sample_schema([f for s in stages for f in s.writes])))
+    (row,) = table.to_pylist()
+    assert row["status"] == "ok" and len(row["clips"]) >= 2
+    assert [(w["window_index"], w["start_s"], w["end_s"]) for w in row["audio_windows"]] == [
+        (c["clip_index"], c["start_s"], min(c["end_s"], row["audio_probe"]["duration_s"])) for c in row["clips"]]
+    UnitWriter(out_dir=str(tmp_path), formats=("parquet",), max_rows=10, max_bytes=1 << 30,
+               config_hash="t").write_unit("u00-000000", table)
+    clips = pq.read_table(tmp_path / "clips").to_pylist()
+    windows = pq.read_table(tmp_path / "windows").to_pylist()
+    assert [w["window_id"] for w in windows] == [c["clip_id"] for c in clips]  # window k is the sound of clip k
