@@ -53,6 +53,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "audio_speech": ("filters.audio_speech", "AudioSpeechFilter"),
     "audio_snr": ("filters.audio_speech", "AudioSnrFilter"),
     "audio_bandwidth": ("filters.audio_speech", "AudioBandwidthFilter"),
+    "audio_transcript_check": ("filters.audio_transcript", "TranscriptAgreementFilter"),
     "doc_node_filter": ("filters.document_nodes", "DocumentNodeFilter"),
     "doc_filter": ("filters.document_level", "DocumentFilter"),
     # set-level passes

@@ -30,7 +30,7 @@ from mmcurate.pipeline.sinks.unit_writer import COMMITS_DIR
 
 __all__ = ["JOB_FILE", "OutputMismatch", "InputsChanged", "prepare_output"]
 
-_UNIT_DIRS = (*WRITERS, "rejects", "clips")
+_UNIT_DIRS = (*WRITERS, "rejects", "clips", "windows")
 _DERIVED_DIRS = ("passes", "dedup", "mixture", "tokens", "obelics")
 _OWNED_FILES = (JOURNAL, MANIFEST_TABLE, STATS_TABLE, JOB_FILE)
 _UNIT_FILE = re.compile(r"u\d{2,}-\d{6}(-\d{4})?\.[a-z]+")

@@ -33,6 +33,7 @@ AUDIO_PROBE_TYPE = pa.struct([
     _f("peak", pa.float64(), "max |sample| of the source, full scale = 1.0"),
     _f("clip_ratio", pa.float64(), "fraction of source samples at |x| >= 0.999"),
     _f("truncated", pa.bool_(), "decode ended early (error mid-stream, or far short of the header's claim)"),
+    _f("bit_rate", pa.int64(), "the stream's bits per second (codec's, else the container's); null if unknown"),
 ])
 AUDIO_PROBE_FIELD = _f(AUDIO_PROBE, AUDIO_PROBE_TYPE, "what the audio stream is and what its decode measured")
 AUDIO_PCM_FIELD = _f(AUDIO_PCM, pa.large_binary(), "decoded audio: float32 LE mono at audio_probe.sample_rate")

@@ -62,8 +62,8 @@ def test_manifest_describes_every_file_exactly(ray_out: Path) -> None:
 
     manifest = Manifest(ray_out)
     listed = {f["path"]: f for f in manifest.files()}
-    on_disk = {p.relative_to(ray_out).as_posix() for d in ("webdataset", "parquet", "arrow", "rejects", "clips")
-               for p in (ray_out / d).glob("*")}
+    on_disk = {p.relative_to(ray_out).as_posix()
+               for d in ("webdataset", "parquet", "arrow", "rejects", "clips", "windows") for p in (ray_out / d).glob("*")}
     assert set(listed) == on_disk
     for path, entry in listed.items():
         data = (ray_out / path).read_bytes()

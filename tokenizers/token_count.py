@@ -56,6 +56,7 @@ from mmcurate.tokenizers.text_count import HeuristicCounter, TextTokenCounter
 __all__ = ["CountTokens", "TOKENS_AUDIO"]
 
 _IMAGE_MARK = "<image>"
+_AUDIO_MARK = "<audio>"  # speech QA's placeholder (synthesis); its tokens are tokens_audio, not text
 TOKENS_AUDIO = "tokens_audio"
 AUDIO_WINDOWS = "audio_windows"  # AudioSegments' column (pipeline/audio/segment_stage.py)
 
@@ -141,7 +142,7 @@ class CountTokens(RowStage):
         raw = row.get(INSTRUCT_LLAVA)
         if raw:
             turns = [t for rec in json.loads(raw) for t in rec["conversations"]]
-            texts = [t["value"].replace(_IMAGE_MARK, "").strip() for t in turns]
+            texts = [t["value"].replace(_IMAGE_MARK, "").replace(_AUDIO_MARK, "").strip() for t in turns]
             counts = self.text_counter.count(texts)
             total = sum(counts) + self.turn_overhead * len(turns)
             supervised = sum(c + self.turn_overhead for c, t in zip(counts, turns) if t["from"] == "gpt")

@@ -70,6 +70,7 @@ class AudioProbe:
     peak: float
     clip_ratio: float
     truncated: bool = False
+    bit_rate: int | None = None
 
     def to_row(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +105,15 @@ def _header_duration(container: av.container.InputContainer, stream: av.AudioStr
     if stream.duration is not None and stream.time_base is not None:
         return float(stream.duration * stream.time_base)
     return container.duration / 1e6 if container.duration else None
+
+
+def _bit_rate(container: av.container.InputContainer, stream: av.AudioStream) -> int | None:
+    """The codec's bit rate (MP3, AAC, PCM say it); else the container's average when the file is this one
+    stream (FLAC, Opus, Vorbis: size over duration), since then no video shares the bytes."""
+    rate = stream.bit_rate or (stream.codec_context.bit_rate if stream.codec_context is not None else None)
+    if not rate and len(container.streams) == 1:
+        rate = container.bit_rate
+    return int(rate) if rate else None
 
 
 def _level(frame: av.AudioFrame) -> np.ndarray:
@@ -177,5 +187,6 @@ def decode_audio(source: AudioSource, p: DecodeParams = DecodeParams()) -> Decod
                            source_rate=int(stream.rate or 0), channels=int(stream.channels or 0),
                            header_duration_s=header, duration_s=duration,
                            n_samples=int(pcm.size), sample_rate=p.sample_rate, peak=peak,
-                           clip_ratio=clipped / seen if seen else 0.0, truncated=truncated)
+                           clip_ratio=clipped / seen if seen else 0.0, truncated=truncated,
+                           bit_rate=_bit_rate(container, stream))
     return DecodedAudio(probe, pcm.tobytes())

@@ -16,6 +16,8 @@ Rules (``KeepPolicy.rule``):
 * ``"area"`` — largest total pixel area over the row's media items (``width * height``), then input order.
 * ``"best"`` — a quality key: largest total pixel area, then longest caption (characters), then input
   order. A photo beats its thumbnail, and of two copies of one photo the one with the fuller caption stays.
+* ``"audio"`` — the best-sounding copy (``audio_dedup``'s ``keep: best``): lossless codec first, then bit
+  rate, then source sample rate, then caption length (:mod:`.audio_keep`).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ DUPLICATE_OF = "duplicate_of"
 DEDUP_METHOD = "dedup_method"
 PRIORITY = "dedup_priority"
 ORDER = "dedup_order"
-RULES = ("first", "score", "area", "best")
+RULES = ("first", "score", "area", "best", "audio")
 # input order packed in an int64: input << 44 | unit << 24 | row (inputs < 2^19, units < 2^20, rows < 2^24)
 _UNIT_SHIFT, _INPUT_SHIFT = 24, 44
 # "best" packs area and caption length in one float64, exact below 2^33 pixels and 2^20 characters.
@@ -65,7 +67,7 @@ DEDUP_RESULT_SCHEMA = pa.schema(
 class KeepPolicy:
     """Keep-one-per-cluster rule; its fields are its configuration."""
 
-    rule: Literal["first", "score", "area", "best"] = "first"
+    rule: Literal["first", "score", "area", "best", "audio"] = "first"
     score_column: str | None = None
 
     def __post_init__(self) -> None:
@@ -83,6 +85,10 @@ class KeepPolicy:
             assert self.score_column is not None
             values = pc.cast(table.column(self.score_column), pa.float64()).to_numpy(zero_copy_only=False)
             return pa.array(np.nan_to_num(np.asarray(values, dtype=np.float64), nan=-np.inf), pa.float64())
+        if self.rule == "audio":
+            from mmcurate.pipeline.dedup.audio_keep import audio_quality
+
+            return pa.array(audio_quality(table), pa.float64())
         area = _area(table)
         if self.rule == "area":
             return pa.array(area, pa.float64())

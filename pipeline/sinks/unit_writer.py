@@ -88,6 +88,19 @@ class UnitWriter:
         version = (CLIP_RECORD_SCHEMA.metadata or {}).get(b"mmcurate.schema", b"video_clip/v1").decode()
         return [self._file_entry(info, "clips", "parquet", records.num_rows, version)]
 
+    def _write_windows(self, root: str, unit_id: str, ok: pa.Table) -> list[dict[str, Any]]:
+        """One record per audio window (parent ids, start/end, FLAC, tokens) in ``windows/<unit>.parquet``."""
+        if "audio_windows" not in ok.column_names:
+            return []
+        from mmcurate.pipeline.audio.segment_stage import WINDOW_RECORD_SCHEMA, window_records
+
+        records = window_records(ok)
+        if records.num_rows == 0:
+            return []
+        info = fs.write_atomic(fs.join(root, "windows", f"{unit_id}.parquet"), lambda fh: pq.write_table(records, fh))
+        version = (WINDOW_RECORD_SCHEMA.metadata or {})[b"mmcurate.schema"].decode()
+        return [self._file_entry(info, "windows", "parquet", records.num_rows, version)]
+
     def write_unit(self, unit_id: str, unit: pa.Table) -> dict[str, Any]:
         """Write one unit's files; returns its commit record (files and counts)."""
         indices = unit.column(S.UNIT_INDEX).to_pylist()
@@ -109,6 +122,7 @@ class UnitWriter:
                                        before_commit=lambda: fault_point("writer_before_rename", unit_id))
                 files.append(self._file_entry(info, "shard", fmt, length, schema_version))
         files += self._write_clips(root, unit_id, ok)
+        files += self._write_windows(root, unit_id, ok)
         rejects = rejects_table(rejected)  # with the scores that decided each reject
         info = fs.write_atomic(fs.join(root, "rejects", f"{unit_id}.parquet"), lambda fh: pq.write_table(rejects, fh))
         files.append(self._file_entry(info, "rejects", "parquet", rejected.num_rows, REJECT_ROWS_VERSION))

@@ -27,6 +27,9 @@ __all__ = [
     "TASK_REASONING",
     "TASK_OCR",
     "TASK_TEMPORAL",
+    "TASK_SPEECH",
+    "TASK_SPEECH_SUMMARY",
+    "SPEECH_TASKS",
     "Conversation",
     "ConversationError",
     "parse_llm_answer",
@@ -40,9 +43,13 @@ TASK_DETAIL = "detail"
 TASK_REASONING = "reasoning"
 TASK_OCR = "ocr"
 TASK_TEMPORAL = "temporal"
-TASKS = (TASK_CONVERSATION, TASK_DETAIL, TASK_REASONING, TASK_OCR, TASK_TEMPORAL)
+TASK_SPEECH = "speech"  # what is said: answered with the transcript (audio_asr_v1_text)
+TASK_SPEECH_SUMMARY = "speech_summary"  # summarise the speech: its length and its opening words, quoted
+SPEECH_TASKS = (TASK_SPEECH, TASK_SPEECH_SUMMARY)
+TASKS = (TASK_CONVERSATION, TASK_DETAIL, TASK_REASONING, TASK_OCR, TASK_TEMPORAL, *SPEECH_TASKS)
 
 IMAGE_TOKEN = "<image>"
+AUDIO_TOKEN = "<audio>"
 _FENCE = re.compile(r"^\s*```(?:json)?\s*(.*?)\s*```\s*$", re.DOTALL)
 _ROLES = {"human": "user", "gpt": "assistant"}
 
@@ -105,29 +112,33 @@ def parse_llm_answer(content: str, task: str, max_turns: int = 16) -> Conversati
                                     for t in turns))
 
 
-def to_llava_record(conv: Conversation, sample_id: str, n_images: int, n_videos: int) -> dict[str, Any]:
-    """A LLaVA instruct record; ``<image>`` x (images + videos) opens the first human turn."""
-    n_media = n_images + n_videos
+def to_llava_record(conv: Conversation, sample_id: str, n_images: int, n_videos: int,
+                    n_audios: int = 0) -> dict[str, Any]:
+    """A LLaVA instruct record; ``<image>`` x (images + videos), then ``<audio>`` x audios, opens the first
+    human turn (an audio-only row's speech questions carry only ``<audio>``)."""
+    marks = [IMAGE_TOKEN] * (n_images + n_videos) + [AUDIO_TOKEN] * n_audios
     turns = []
     for i, (who, value) in enumerate(conv.turns):
-        if i == 0 and n_media:
-            value = "\n".join([IMAGE_TOKEN] * n_media) + "\n" + value
+        if i == 0 and marks:
+            value = "\n".join(marks) + "\n" + value
         turns.append({"from": who, "value": value})
     record: dict[str, Any] = {"id": f"{sample_id}-{conv.task}", "task": conv.task}
     if n_images:
         record["image"] = sample_id if n_images == 1 else [f"{sample_id}-{i}" for i in range(n_images)]
     if n_videos:
         record["video"] = sample_id
+    if n_audios:
+        record["audio"] = sample_id
     record["conversations"] = turns
     return record
 
 
-def to_messages(conv: Conversation, n_images: int, n_videos: int) -> dict[str, Any]:
+def to_messages(conv: Conversation, n_images: int, n_videos: int, n_audios: int = 0) -> dict[str, Any]:
     """OpenAI chat messages; media are content parts before the first user text."""
     messages: list[dict[str, Any]] = []
     for i, (who, value) in enumerate(conv.turns):
-        if i == 0 and (n_images or n_videos):
-            parts = [{"type": "image"}] * n_images + [{"type": "video"}] * n_videos
+        if i == 0 and (n_images or n_videos or n_audios):
+            parts = [{"type": "image"}] * n_images + [{"type": "video"}] * n_videos + [{"type": "audio"}] * n_audios
             messages.append({"role": "user", "content": [*parts, {"type": "text", "text": value}]})
         else:
             messages.append({"role": _ROLES[who], "content": value})

@@ -3,7 +3,8 @@
 Gathered once per row from the sample's columns so the template and LLM back ends see the same
 inputs: the caption, OCR text (``ocr_v1_texts`` when the OCR filter ran, else none), the size of the
 first image, and video timing from ``clips`` (``frame_ts``, ``start_s``/``end_s``) when present —
-either a parent row's ``clips`` list or a clip record's own top-level fields.
+either a parent row's ``clips`` list or a clip record's own top-level fields. For audio, the ASR
+transcript (``audio_asr_v1_text``) and the decoded duration (``audio_probe``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Any
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.mixture import CLIPS, OCR_TEXTS
 
-__all__ = ["Segment", "SampleFacts", "facts_from_row"]
+__all__ = ["Segment", "SampleFacts", "facts_from_row", "TRANSCRIPT"]
+
+TRANSCRIPT = "audio_asr_v1_text"  # AudioTranscribe's column (pipeline/audio/asr_stage.py)
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,9 @@ class SampleFacts:
     n_images: int
     n_videos: int
     segments: tuple[Segment, ...]
+    transcript: str = ""
+    n_audios: int = 0
+    audio_s: float | None = None  # decoded audio length, seconds
 
     @property
     def duration_s(self) -> float | None:
@@ -82,6 +88,8 @@ def facts_from_row(row: dict[str, Any], ocr_column: str = OCR_TEXTS) -> SampleFa
     media = [m for m in (row.get(S.MEDIA) or []) if m]
     images = [m for m in media if m.get("kind") == "image"]
     videos = [m for m in media if m.get("kind") == "video"]
+    audios = [m for m in media if m.get("kind") == "audio"]
+    probe = row.get("audio_probe") or {}
     segments = _segments(row)
     first = (images or videos or [{}])[0]
     width, height = first.get("width"), first.get("height")
@@ -96,4 +104,7 @@ def facts_from_row(row: dict[str, Any], ocr_column: str = OCR_TEXTS) -> SampleFa
         n_images=len(images),
         n_videos=len(videos) or (1 if segments and not images else 0),
         segments=segments,
+        transcript=" ".join((row.get(TRANSCRIPT) or "").split()),
+        n_audios=len(audios),
+        audio_s=probe.get("duration_s"),
     )

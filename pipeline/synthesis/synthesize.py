@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.pipeline.synthesis.chat_client import ChatClient, ChatConfig, ChatError
 from mmcurate.pipeline.synthesis.conversation import (
+    SPEECH_TASKS,
     TASKS,
     Conversation,
     ConversationError,
@@ -40,7 +41,7 @@ from mmcurate.pipeline.synthesis.conversation import (
     to_llava_record,
     to_messages,
 )
-from mmcurate.pipeline.synthesis.facts import SampleFacts, facts_from_row
+from mmcurate.pipeline.synthesis.facts import TRANSCRIPT, SampleFacts, facts_from_row
 from mmcurate.pipeline.synthesis.llm_prompt import task_messages
 from mmcurate.pipeline.synthesis.templates import applicable_tasks, template_conversation
 from mmcurate.schemas import sample as S
@@ -105,17 +106,19 @@ class SynthesizeInstructions(Stage):
             return err
 
     def _conversations(self, all_facts: list[SampleFacts], all_tasks: list[tuple[str, ...]]) -> list[list[_Outcome]]:
+        # Speech QA is always a template: its answer is the transcript itself (a model could only misquote it).
         if self._client is None:
             return [[template_conversation(f, t, self.seed) for t in tasks] for f, tasks in zip(all_facts, all_tasks)]
-        jobs = [(f, t) for f, tasks in zip(all_facts, all_tasks) for t in tasks]
+        jobs = [(f, t) for f, tasks in zip(all_facts, all_tasks) for t in tasks if t not in SPEECH_TASKS]
         with ThreadPoolExecutor(max_workers=self.max_concurrency, thread_name_prefix="synthesize") as pool:
             flat = iter(list(pool.map(self._ask, jobs)))  # map keeps job order
-        return [[next(flat) for _ in tasks] for tasks in all_tasks]
+        return [[template_conversation(f, t, self.seed) if t in SPEECH_TASKS else next(flat) for t in tasks]
+                for f, tasks in zip(all_facts, all_tasks)]
 
     def applies_to(self, batch: pa.Table) -> pa.Array | None:
-        """Rows with an image or video, or no media at all. There are no spoken-audio templates yet, and
-        image questions ("What do you see in the image?") would be wrong for an audio-only row: it keeps
-        its caption as its text (``modality`` audio)."""
+        """Rows with an image or video, or no media at all, and audio-only rows with a transcript (speech QA).
+        An audio-only row without one is left alone: image questions ("What do you see in the image?")
+        would be wrong for it, and it keeps its caption as its text (``modality`` audio)."""
         if S.MEDIA not in batch.column_names:
             return None
         media = batch.column(S.MEDIA).combine_chunks()
@@ -128,7 +131,11 @@ class SynthesizeInstructions(Stage):
             mask[parents[hit]] = True
             return mask
 
-        return pa.array(~(rows_with(("audio",)) & ~rows_with(("image", "video"))))
+        heard = np.zeros(batch.num_rows, dtype=bool)
+        if TRANSCRIPT in batch.column_names:
+            text = pc.fill_null(pc.utf8_length(pc.utf8_trim_whitespace(batch.column(TRANSCRIPT))), 0)
+            heard = np.asarray(pc.greater(text, 0).to_numpy(zero_copy_only=False), dtype=bool)
+        return pa.array(~(rows_with(("audio",)) & ~rows_with(("image", "video"))) | heard)
 
     def process_batch(self, batch: pa.Table) -> pa.Table:
         self.ensure_setup()
@@ -152,11 +159,18 @@ class SynthesizeInstructions(Stage):
                 return self._reject(out.reason, out.detail)
         convs = [o for o in outcomes if isinstance(o, Conversation)]
         return {
-            INSTRUCT_LLAVA: dumps([to_llava_record(c, f.sample_id, f.n_images, f.n_videos) for c in convs]),
-            INSTRUCT_MESSAGES: dumps([to_messages(c, f.n_images, f.n_videos) for c in convs]),
+            INSTRUCT_LLAVA: dumps([to_llava_record(c, f.sample_id, f.n_images, f.n_videos, _audios(f, c))
+                                   for c in convs]),
+            INSTRUCT_MESSAGES: dumps([to_messages(c, f.n_images, f.n_videos, _audios(f, c)) for c in convs]),
             INSTRUCT_BACKEND: self.backend,
         }
 
     def _reject(self, code: str, detail: str) -> dict[str, Any]:
         return {S.STATUS: S.STATUS_REJECTED, S.STAGE: self.name, S.DROP_REASON: self.reason(code),
                 S.ERROR: detail[:2000] or None}
+
+
+def _audios(f: SampleFacts, conv: Conversation) -> int:
+    """Audio placeholders of one conversation: speech questions are about the sound (a video's soundtrack
+    included); the visual tasks of a video with sound need only the video."""
+    return max(f.n_audios, 1) if conv.task in SPEECH_TASKS else 0

@@ -7,8 +7,12 @@ worker ran the row or on what ran before it.
 
 The three LLaVA-Instruct types (Liu et al. 2023: conversation, detailed description, complex
 reasoning) are built from the caption; OCR QA quotes ``ocr_v1_texts``; temporal QA asks about a
-sampled frame's timestamp and answers with the clip (scene) it falls in. Templates restate facts and
-never invent content: complex-reasoning answers are hedged inferences from the caption.
+sampled frame's timestamp and answers with the clip (scene) it falls in. Speech QA (rows with an ASR
+transcript, ``audio_asr_v1_text``) asks what is said and answers with the transcript, or asks for a
+summary and answers with the speech's length and its opening words, quoted: a template cannot
+paraphrase, so it quotes. An audio-only row gets only the speech tasks (an image question about a
+recording would be wrong). Templates restate facts and never invent content: complex-reasoning
+answers are hedged inferences from the caption.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from mmcurate.pipeline.synthesis.conversation import (
     TASK_DETAIL,
     TASK_OCR,
     TASK_REASONING,
+    TASK_SPEECH,
+    TASK_SPEECH_SUMMARY,
     TASK_TEMPORAL,
     Conversation,
 )
@@ -43,6 +49,12 @@ _REASON_Q = ("What might be the purpose or context of this {m}?", "What can you 
              "Why might someone have taken this {m}?")
 _OCR_Q = ("What does the sign say?", "What text is written in the {m}?", "Can you read the text in this {m}?",
           "What words appear in the {m}?")
+_SPEECH_Q = ("What is said in this recording?", "Transcribe the speech in this audio.",
+             "What does the speaker say?", "Write down what is said in the {m}.")
+_SUMMARY_Q = ("Summarise the speech.", "Give a short summary of what the speaker says.",
+              "What is this recording about? Keep it brief.")
+# The summary quotes at most this many opening words of the transcript.
+_SUMMARY_WORDS = 30
 _TEMPORAL_Q = ("What happens at {t:.1f} seconds?", "What is shown at {t:.1f} seconds into the video?",
                "Describe the moment at {t:.1f} seconds.")
 
@@ -54,6 +66,8 @@ def task_rng(seed: int, sample_id: str, task: str) -> random.Random:
 
 
 def _medium(f: SampleFacts) -> str:
+    if f.n_audios and not f.n_images and not f.n_videos:
+        return "recording"
     return "video" if f.n_videos and not f.n_images else "image"
 
 
@@ -71,9 +85,13 @@ def _sentence(text: str) -> str:
 
 
 def applicable_tasks(f: SampleFacts, tasks: tuple[str, ...]) -> tuple[str, ...]:
-    """The requested tasks this sample has facts for (OCR needs text, temporal needs timestamps)."""
-    have = {TASK_CONVERSATION: bool(f.caption), TASK_DETAIL: bool(f.caption), TASK_REASONING: bool(f.caption),
-            TASK_OCR: bool(f.ocr_text), TASK_TEMPORAL: bool(f.timestamps) and bool(f.caption)}
+    """The requested tasks this sample has facts for (OCR needs text, temporal needs timestamps, speech a
+    transcript); an audio-only row has only the speech tasks."""
+    visual = bool(f.n_images or f.n_videos or not f.n_audios)
+    have = {TASK_CONVERSATION: visual and bool(f.caption), TASK_DETAIL: visual and bool(f.caption),
+            TASK_REASONING: visual and bool(f.caption), TASK_OCR: visual and bool(f.ocr_text),
+            TASK_TEMPORAL: visual and bool(f.timestamps) and bool(f.caption),
+            TASK_SPEECH: bool(f.transcript), TASK_SPEECH_SUMMARY: bool(f.transcript)}
     return tuple(t for t in tasks if have.get(t, False))
 
 
@@ -124,8 +142,20 @@ def _temporal(f: SampleFacts, rng: random.Random, m: str) -> list[tuple[str, str
     return [("human", rng.choice(_TEMPORAL_Q).format(t=t)), ("gpt", answer)]
 
 
+def _speech(f: SampleFacts, rng: random.Random, m: str) -> list[tuple[str, str]]:
+    return [("human", rng.choice(_SPEECH_Q).format(m=m)), ("gpt", _sentence(f.transcript))]
+
+
+def _speech_summary(f: SampleFacts, rng: random.Random, m: str) -> list[tuple[str, str]]:
+    words = f.transcript.split()
+    length = f" about {f.audio_s:.0f} seconds of" if f.audio_s else ""
+    opening = " ".join(words[:_SUMMARY_WORDS]) + (" ..." if len(words) > _SUMMARY_WORDS else "")
+    answer = f'The {m} is{length} speech, {len(words)} words. It begins: "{opening}"'
+    return [("human", rng.choice(_SUMMARY_Q)), ("gpt", answer)]
+
+
 _BUILDERS = {TASK_CONVERSATION: _conversation, TASK_DETAIL: _detail, TASK_REASONING: _reasoning,
-             TASK_OCR: _ocr, TASK_TEMPORAL: _temporal}
+             TASK_OCR: _ocr, TASK_TEMPORAL: _temporal, TASK_SPEECH: _speech, TASK_SPEECH_SUMMARY: _speech_summary}
 
 
 def template_conversation(f: SampleFacts, task: str, seed: int = 0) -> Conversation:

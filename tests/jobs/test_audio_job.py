@@ -66,10 +66,10 @@ def test_a_re_encode_is_removed_as_a_duplicate_across_units(local_out: Path) -> 
     accepted = pq.read_table(local_out / "parquet").to_pylist()
     rows = {r["locator"]: r for r in rejects + accepted}
     pair = [rows["speech/sentence_0.flac"], rows["speech_copies/sentence_0_64kbps.mp3"]]
-    # The keep rule is "first" (lowest sample_id): which of the two survives is the ids' order.
+    # The job keeps the best-sounding copy (keep: best): the FLAC original, not its 64 kbps MP3 re-encode.
     removed = [r for r in pair if r.get("reason")]
     kept = [r for r in pair if not r.get("reason")]
-    assert len(removed) == 1 and len(kept) == 1
+    assert [r["locator"] for r in kept] == ["speech/sentence_0.flac"] and len(removed) == 1
     assert removed[0]["reason"].startswith("dedup_v1:audio_")
     assert removed[0]["duplicate_of"] == kept[0]["sample_id"]
     assert removed[0]["unit_id"] != kept[0]["unit_id"]
@@ -92,6 +92,16 @@ def test_audio_tokens_are_the_processors_count_per_window(local_out: Path) -> No
     names = {n for tar in (local_out / "webdataset").glob("*.tar") for n in _tar_names(tar)}
     assert {n.rsplit(".", 1)[-1] for n in names} >= {"flac", "mp3", "json"}
     assert (local_out / "mixture" / "packs_summary.json").is_file()
+    # Each window is its own record too: parent id, times, its FLAC and its own token count.
+    windows = pq.read_table(local_out / "windows").to_pylist()
+    assert sum(len(r["audio_windows"]) for r in accepted) == len(windows)
+    by_id = {r["sample_id"]: r for r in accepted}
+    for w in windows:
+        parent = by_id[w["sample_id"]]
+        assert w["window_id"] == f"{w['sample_id']}-{w['window_index']:04d}" and w["locator"] == parent["locator"]
+        assert w["tokens_audio"] == audio_tokens(w["n_samples"], "qwen2_5_omni").tokens
+        assert w["flac"][:4] == b"fLaC"
+    assert sum(w["tokens_audio"] for w in windows) == sum(r["tokens_audio"] for r in accepted)
 
 
 def _tar_names(path: Path) -> list[str]:

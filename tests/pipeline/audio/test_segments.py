@@ -42,3 +42,79 @@ def test_stage_writes_windows_and_explode_gives_one_flac_record_each() -> None:
     assert records[1]["n_samples"] == int(round(1.9 * 16000))
     with pytest.raises(Reject, match="none >= 4.5"):  # one 4.4 s window at most
         AudioSegments(max_s=5.0, min_s=4.5).process_row(row)
+
+
+def test_unit_writer_writes_each_window_as_its_own_record(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from mmcurate.pipeline.audio.decode_stage import AudioDecode
+    from mmcurate.pipeline.runner import run_stages
+    from mmcurate.pipeline.sinks.unit_writer import UnitWriter
+    from mmcurate.schemas import sample as S
+    from mmcurate.schemas.table import to_table
+    from mmcurate.tokenizers.audio import audio_tokens
+
+    x = g.tone(7.0, 44100) * 0.3  # no VAD spans: cut into equal pieces of at most 3 s
+    rows = [{S.SAMPLE_ID: "rec", S.SOURCE: "gen", S.LOCATOR: "tone.wav", S.UNIT_ID: "u00-000000", S.UNIT_INDEX: 0,
+             S.UNIT_ROWS: 1, S.STATUS: S.STATUS_OK, S.CAPTION: "a tone",
+             S.MEDIA: [{"bytes": g.encode(x, 44100, "wav"), "kind": "audio"}]}]
+    table = run_stages([AudioDecode(), AudioSegments(max_s=3.0, min_s=0.5)], to_table(rows, S.SAMPLE_SCHEMA))
+    record = UnitWriter(out_dir=str(tmp_path), formats=("parquet",), max_rows=10, max_bytes=1 << 30,
+                        config_hash="t").write_unit("u00-000000", table)
+    assert {"path": "windows/u00-000000.parquet", "kind": "windows", "rows": 3}.items() <= next(
+        f for f in record["files"] if f["kind"] == "windows").items()
+    windows = pq.read_table(tmp_path / "windows" / "u00-000000.parquet").to_pylist()
+    assert [w["window_id"] for w in windows] == ["rec-0000", "rec-0001", "rec-0002"]
+    assert all(w["sample_id"] == "rec" and w["caption"] == "a tone" for w in windows)
+    assert [t for w in windows for t in (w["start_s"], w["end_s"])] == pytest.approx([0, 7 / 3, 7 / 3, 14 / 3, 14 / 3, 7])
+    for w in windows:
+        with av.open(io.BytesIO(w["flac"])) as c:
+            stream = c.streams.audio[0]
+            assert stream.codec_context.name == "flac" and stream.rate == 16000
+            decoded = sum(f.samples for f in c.decode(stream))
+        assert decoded == w["n_samples"] == round(w["end_s"] * 16000) - round(w["start_s"] * 16000)
+        assert w["tokens_audio"] == audio_tokens(w["n_samples"], "qwen2_5_omni").tokens > 0
+    # The sample shard keeps one row per recording; the windows are the only per-window records.
+    assert pq.read_table(tmp_path / "parquet").num_rows == 1
+
+
+def test_a_soundtrack_is_cut_on_its_videos_clip_boundaries() -> None:
+    clips = [{"clip_index": 0, "start_s": 0.0, "end_s": 2.4}, {"clip_index": 1, "start_s": 2.4, "end_s": 6.0},
+             {"clip_index": 2, "start_s": 6.0, "end_s": 9.5}]
+    row = {"audio_probe": {"duration_s": 9.0, "sample_rate": 16000}, "clips": clips,
+           "audio_speech_v1_spans": [{"start_s": 1.0, "end_s": 3.0}]}
+    windows = AudioSegments(max_s=30.0).process_row(row)[AUDIO_WINDOWS]
+    assert [(w["window_index"], w["start_s"], w["end_s"], w["start_reason"]) for w in windows] == [
+        (0, 0.0, 2.4, "clip"), (1, 2.4, 6.0, "clip"), (2, 6.0, 9.0, "clip")]  # the last clamped to the audio
+    assert [w["speech_s"] for w in windows] == pytest.approx([1.4, 0.6, 0.0])
+    # Without clips (or with clip_bounds off) the VAD plan applies.
+    assert AudioSegments(clip_bounds=False).process_row(row)[AUDIO_WINDOWS][0]["start_reason"] == "start"
+
+
+def test_a_real_videos_soundtrack_windows_line_up_with_its_clips(tmp_path) -> None:
+    import pyarrow.parquet as pq
+
+    from mmcurate.pipeline.audio.decode_stage import AudioDecode
+    from mmcurate.pipeline.generate.video import has_encoder, make_video
+    from mmcurate.pipeline.runner import run_stages
+    from mmcurate.pipeline.sinks.unit_writer import UnitWriter
+    from mmcurate.pipeline.video.clip_stage import VideoClips
+    from mmcurate.schemas import sample as S
+    from mmcurate.schemas.table import to_table
+
+    if not has_encoder("libx264"):
+        pytest.skip("no libx264 encoder in this PyAV")
+    video = make_video(n_frames=60, fps=10, cuts=(25,), audio=True)  # 6 s, a scene cut at 2.5 s, a 440 Hz tone
+    rows = [{S.SAMPLE_ID: "vid", S.SOURCE: "gen", S.LOCATOR: "v.mp4", S.UNIT_ID: "u00-000000", S.UNIT_INDEX: 0,
+             S.UNIT_ROWS: 1, S.STATUS: S.STATUS_OK, S.MEDIA: [{"bytes": video, "kind": "video"}]}]
+    stages = [VideoClips(), AudioDecode(soundtracks=True), AudioSegments()]
+    table = run_stages(stages, to_table(rows, S.sample_schema([f for s in stages for f in s.writes])))
+    (row,) = table.to_pylist()
+    assert row["status"] == "ok" and len(row["clips"]) >= 2
+    assert [(w["window_index"], w["start_s"], w["end_s"]) for w in row["audio_windows"]] == [
+        (c["clip_index"], c["start_s"], min(c["end_s"], row["audio_probe"]["duration_s"])) for c in row["clips"]]
+    UnitWriter(out_dir=str(tmp_path), formats=("parquet",), max_rows=10, max_bytes=1 << 30,
+               config_hash="t").write_unit("u00-000000", table)
+    clips = pq.read_table(tmp_path / "clips").to_pylist()
+    windows = pq.read_table(tmp_path / "windows").to_pylist()
+    assert [w["window_id"] for w in windows] == [c["clip_id"] for c in clips]  # window k is the sound of clip k

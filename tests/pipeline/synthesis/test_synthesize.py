@@ -153,3 +153,56 @@ def test_llm_concurrency_limit(fake_llm: Any) -> None:
     rows = _run(_llm_stage(fake_llm, max_concurrency=3), [_image_row(i) for i in range(8)])
     assert all(r["status"] == "ok" for r in rows) and fake_llm.requests == 16
     assert 2 <= fake_llm.max_in_flight <= 3
+
+
+TRANSCRIPT = "the rain in spain stays mainly in the plain said the professor"
+
+
+def _audio_rows() -> list[dict[str, Any]]:
+    probe = {"duration_s": 4.2, "sample_rate": 16000}
+    return [{"sample_id": "aud0001", "caption": "A professor speaks", "media": [{"kind": "audio"}],
+             "audio_probe": probe, "audio_asr_v1_text": TRANSCRIPT},
+            {"sample_id": "aud0002", "caption": "A tone", "media": [{"kind": "audio"}], "audio_probe": probe,
+             "audio_asr_v1_text": None}]
+
+
+def _run_audio(stage: SynthesizeInstructions, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    import pyarrow as pa
+
+    from mmcurate.schemas import sample as S
+    from mmcurate.schemas.audio import AUDIO_PROBE_FIELD
+    from mmcurate.schemas.video import CLIPS_FIELD
+
+    extra = [pa.field("ocr_v1_texts", pa.list_(pa.string())), CLIPS_FIELD, AUDIO_PROBE_FIELD,
+             pa.field("audio_asr_v1_text", pa.string()), *stage.writes]
+    return apply_to_rows(stage, rows, S.sample_schema(extra))
+
+
+def test_speech_qa_from_the_transcript_for_audio_rows() -> None:
+    spoken, silent = _run_audio(SynthesizeInstructions(), _audio_rows())
+    records = json.loads(spoken[INSTRUCT_LLAVA])
+    # Only the speech tasks: an image question about a recording would be wrong.
+    assert [r["task"] for r in records] == ["speech", "speech_summary"]
+    said, summary = (r["conversations"] for r in records)
+    assert said[0]["value"].startswith("<audio>\n") and "<image>" not in said[0]["value"]
+    assert said[1]["value"] == TRANSCRIPT + "."
+    assert summary[0]["value"].split("\n", 1)[1] in ("Summarise the speech.", "Give a short summary of what the "
+                                                     "speaker says.", "What is this recording about? Keep it brief.")
+    assert summary[1]["value"] == f'The recording is about 4 seconds of speech, 12 words. It begins: "{TRANSCRIPT}"'
+    assert records[0]["audio"] == "aud0001" and "image" not in records[0]
+    msgs = json.loads(spoken[INSTRUCT_MESSAGES])
+    assert msgs[0]["messages"][0]["content"][0] == {"type": "audio"}
+    # No transcript: left alone, not rejected, no instructions.
+    assert silent["status"] == "ok" and silent[INSTRUCT_LLAVA] is None
+
+
+def test_speech_qa_is_a_template_even_with_an_llm(fake_llm: Any) -> None:
+    stage = SynthesizeInstructions(llm=ChatConfig(base_url=fake_llm.base_url, model="tiny", backoff_s=0.01),
+                                   tasks=("conversation", "speech"))
+    video = _video_row() | {"audio_asr_v1_text": TRANSCRIPT}
+    (row,) = _run_audio(stage, [video])
+    records = json.loads(row[INSTRUCT_LLAVA])
+    assert [r["task"] for r in records] == ["conversation", "speech"]
+    assert fake_llm.requests == 1  # the visual task only: the transcript is quoted, never asked for
+    assert records[1]["conversations"][1]["value"] == TRANSCRIPT + "."
+    assert records[1]["conversations"][0]["value"].startswith("<image>\n<audio>\n")
