@@ -55,6 +55,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "audio_bandwidth": ("filters.audio_speech", "AudioBandwidthFilter"),
     "doc_node_filter": ("filters.document_nodes", "DocumentNodeFilter"),
     "doc_filter": ("filters.document_level", "DocumentFilter"),
+    "doc_clip": ("filters.document_clip", "DocumentClipFilter"),
     # set-level passes
     "dedup": ("pipeline.dedup.passes", "Dedup"),
     "exact_dedup": ("pipeline.dedup.passes", "ExactDedup"),
