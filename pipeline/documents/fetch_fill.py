@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.documents.fetch_images import OUTCOMES, body_path, decode_data_uri
+from mmcurate.pipeline.documents.image_store import OUTCOMES, body_path, decode_data_uri
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import ApplyDecision
 from mmcurate.pipeline.readers.base import media_item

@@ -5,7 +5,7 @@ the fetch is a :class:`Pass`: each worker lists its documents' image URLs that s
 strings), the decision step deduplicates them over the whole dataset and fetches each once through the
 existing downloader (:func:`mmcurate.pipeline.net.fetch.fetch_many`: SSRF guard, deadlines, per-host
 limits, MIME sniffing) — in chunks over Ray tasks on a cluster, in process otherwise. Bodies are stored
-by URL hash under ``<output>/passes/images/<sha256(url)>`` (:mod:`mmcurate.pipeline.fs`, atomic, any
+by URL hash under ``<output>/passes/images/<sha256(url)>`` (:mod:`.image_store`, atomic, any
 filesystem), never in the decision, which only lists each document's URL outcomes (reason, kind, MIME,
 content hash) and stays small enough to ship to every worker.
 
@@ -17,17 +17,15 @@ nodes. Images the reader took from the crawl's own WARC records (``media_index``
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import unquote_to_bytes
 
 import pyarrow as pa
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.net.fetch import FetchPolicy, fetch_many
+from mmcurate.pipeline.documents.fetch_fill import FillDocumentImages
+from mmcurate.pipeline.documents.image_store import OUTCOME, OUTCOMES, decode_data_uri, fetch_to_store
+from mmcurate.pipeline.net.fetch import FetchPolicy
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.pass_runner import PASSES_DIR
 from mmcurate.pipeline.passes import Pass, decision_table
@@ -36,34 +34,11 @@ from mmcurate.schemas import sample as S
 from mmcurate.schemas.document import DOC_NODES, KIND_IMAGE, live_nodes
 from mmcurate.schemas.table import put_column
 
-__all__ = ["DocumentImageFetch", "decode_data_uri", "body_path", "fetch_to_store", "URLS", "OUTCOMES", "OUTCOME"]
+__all__ = ["DocumentImageFetch", "decode_data_uri", "urls_to_fetch", "URLS"]
 
 NAME = "doc_images_v1"
 URLS = f"{NAME}_urls"  # collected: a document's image URLs that still need bytes
-OUTCOMES = f"{NAME}_outcomes"  # decision: the outcome of each of a document's URLs
-OUTCOME = pa.struct([("url", pa.string()), ("reason", pa.string()), ("kind", pa.string()),
-                     ("mime", pa.string()), ("sha256", pa.string())])
 IMAGES_DIR = "images"
-
-
-def decode_data_uri(uri: str, max_bytes: int) -> bytes:
-    """Bytes of a ``data:[mime][;base64],payload`` URI; ValueError if malformed or over ``max_bytes``."""
-    head, sep, payload = uri.partition(",")
-    if not sep or not head.lower().startswith("data:"):
-        raise ValueError("malformed data: URI")
-    try:
-        data = base64.b64decode(payload, validate=False) if head.lower().endswith(";base64") else \
-            unquote_to_bytes(payload)
-    except binascii.Error as exc:
-        raise ValueError(f"bad base64: {exc}") from exc
-    if len(data) > max_bytes:
-        raise ValueError(f"{len(data)} bytes > {max_bytes}")
-    return data
-
-
-def body_path(store: str, url: str) -> str:
-    """Where the body fetched for ``url`` is kept: named by the URL's hash, one file per unique URL."""
-    return fs.join(store, hashlib.sha256(url.encode()).hexdigest())
 
 
 def urls_to_fetch(nodes: list[dict[str, Any]] | None) -> list[str] | None:
@@ -72,18 +47,6 @@ def urls_to_fetch(nodes: list[dict[str, Any]] | None) -> list[str] | None:
         return None
     return sorted({n["url"] for n in live_nodes(nodes) if n["kind"] == KIND_IMAGE and n["media_index"] is None
                    and n["url"] and not n["url"].startswith("data:")})
-
-
-def fetch_to_store(urls: pa.Table, policy: FetchPolicy, store: str) -> pa.Table:
-    """Fetch each URL of the ``url`` column once; keep the bodies in ``store``; the outcomes as a table."""
-    listed = urls.column("url").to_pylist()
-    rows = []
-    for url, res in zip(listed, fetch_many(listed, policy) if listed else []):
-        if res.ok and res.body is not None:
-            fs.write_atomic(body_path(store, url), lambda fh, body=res.body: fh.write(body))
-        rows.append({"url": url, "reason": None if res.ok else (res.reason or "fetch_failed"),
-                     "kind": res.kind, "mime": res.sniffed_mime, "sha256": res.sha256})
-    return pa.Table.from_pylist(rows, schema=pa.schema(list(OUTCOME)))
 
 
 @dataclass(kw_only=True)
@@ -147,8 +110,6 @@ class DocumentImageFetch(Pass):
         return decision_table(ids, [None] * len(ids), None, **{OUTCOMES: pa.array(held, pa.list_(OUTCOME))})
 
     def apply_stages(self, decision: pa.Table) -> list[Stage]:
-        from mmcurate.pipeline.documents.fetch_fill import FillDocumentImages
-
         return [FillDocumentImages(step=self.name, decision=decision, store=self._store(),
                                    max_data_uri_bytes=self.max_data_uri_bytes)]
 
