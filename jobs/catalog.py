@@ -56,6 +56,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "audio_transcript_check": ("filters.audio_transcript", "TranscriptAgreementFilter"),
     "doc_node_filter": ("filters.document_nodes", "DocumentNodeFilter"),
     "doc_filter": ("filters.document_level", "DocumentFilter"),
+    "doc_clip": ("filters.document_clip", "DocumentClipFilter"),
     # set-level passes
     "dedup": ("pipeline.dedup.passes", "Dedup"),
     "exact_dedup": ("pipeline.dedup.passes", "ExactDedup"),

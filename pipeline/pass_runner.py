@@ -40,11 +40,12 @@ Step = Stage | Pass | OutputPass
 
 
 def pass_groups(steps: Sequence[Step]) -> list[list[int]]:
-    """Indexes of consecutive :class:`Pass` steps, group by group, in job order."""
+    """Indexes of consecutive :class:`Pass` steps, group by group, in job order (a pass with
+    ``own_collection`` starts a new group: it reads the rows with the earlier decisions applied)."""
     groups: list[list[int]] = []
     for i, step in enumerate(steps):
         if isinstance(step, Pass):
-            if groups and groups[-1][-1] == i - 1:
+            if groups and groups[-1][-1] == i - 1 and not step.own_collection:
                 groups[-1].append(i)
             else:
                 groups.append([i])
@@ -185,6 +186,8 @@ def decide_passes(steps: Sequence[Step], readers: Sequence[Reader], units: Seque
     spill_at = spill_point(steps)
     for group in pass_groups(steps):
         passes = [steps[i] for i in group]
+        for step in passes:
+            step.bind_output(out_dir)
         paths = [decision_path(out_dir, i, p) for i, p in zip(group, passes)]
         needs_spill = group[0] == spill_at
         if all(fs.exists(p) for p in paths) and (not needs_spill or _spilled(out_dir, units)):

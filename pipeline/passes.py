@@ -62,9 +62,16 @@ class Pass(ABC):
 
     name: ClassVar[str]  # the stage name its rejects carry: ``<name>:<code>``
     writes: ClassVar[tuple[pa.Field, ...]] = ()  # columns its decision sets on the rows it names
+    # True: the pass must see the rows with every earlier pass's decision applied (not only survivors),
+    # so it starts a collection of its own instead of sharing the previous pass's.
+    own_collection: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         check_params(self)
+
+    def bind_output(self, out_dir: str) -> None:
+        """The job's output folder, given before collecting or applying: a pass that keeps files next to
+        its decision (fetched image bodies) stores them there. Most passes need nothing."""
 
     def signature_stages(self) -> list[Stage]:
         """Stages that compute the columns this pass reads (run only to collect them)."""

@@ -28,7 +28,11 @@ __all__ = [
     "clip_metrics",
     "image_dims",
     "audio_metrics",
+    "document_metrics",
 ]
+
+DOC_NODES = "doc_nodes"  # schemas.document.DOC_NODES: the stats read Parquet, not the document module
+DOC_CLIP_SCORES = "doc_clip_v1_scores"  # filters.document_clip: per node, an image's similarity to its text
 
 _VERSIONED = re.compile(r"_v\d+_")
 
@@ -147,8 +151,40 @@ def shard_metrics(schema: pa.Schema | None, scores: list[str], tokens: list[str]
         )
     if "audio_probe" in names:
         metrics += audio_metrics("audio_windows" in names)
+    metrics += document_metrics(names)
     metrics += [Metric(c, f"{c} per sample", "tokens", (c,), _column(c)) for c in tokens]
     return metrics
+
+
+def _per_document(batch: pa.RecordBatch, kind: str, weight: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Sum of ``weight(live node)`` over each document's live nodes of ``kind``; null for rows that are not
+    documents. Arrow compute over the flattened nodes, then one bincount: no Python loop per row."""
+    import numpy as np
+
+    column = batch.column(DOC_NODES)
+    nodes = pc.list_flatten(column)
+    live = pc.and_(pc.equal(pc.struct_field(nodes, "kind"), kind), pc.is_null(pc.struct_field(nodes, "removed")))
+    parents = pc.list_parent_indices(column).to_numpy(zero_copy_only=False)
+    weights = pc.fill_null(pc.if_else(live, weight(nodes), 0), 0).to_numpy(zero_copy_only=False)
+    sums = np.bincount(parents, weights=weights, minlength=len(column)).astype(np.int64)
+    return pa.array(sums, pa.int64(), mask=pc.is_null(column).to_numpy(zero_copy_only=False))
+
+
+def document_metrics(names: set[str]) -> list[Metric]:
+    """Interleaved documents: live images and words per document, and image-to-text CLIP similarity."""
+    out = []
+    if DOC_NODES in names:
+        out += [
+            Metric("doc_images", "images per document", "documents", (DOC_NODES,),
+                   lambda b: _per_document(b, "image", lambda n: pa.array([1] * len(n), pa.int64()))),
+            Metric("doc_words", "words per document", "documents", (DOC_NODES,),
+                   lambda b: _per_document(b, "text", lambda n: pc.list_value_length(
+                       pc.utf8_split_whitespace(pc.fill_null(pc.struct_field(n, "text"), ""))))),
+        ]
+    if DOC_CLIP_SCORES in names:
+        out.append(Metric("doc_clip_similarity", "image-text CLIP similarity (per image, doc_clip)", "documents",
+                          (DOC_CLIP_SCORES,), lambda b: pc.drop_null(pc.list_flatten(b.column(DOC_CLIP_SCORES)))))
+    return out
 
 
 def _probe(field: str) -> Callable[[pa.RecordBatch], pa.Array]:

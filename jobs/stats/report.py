@@ -27,6 +27,7 @@ SECTIONS = {
     "captions": "Captions",
     "video": "Video",
     "audio": "Audio",
+    "documents": "Documents",
     "dedup": "Dedup",
     "tokens": "Tokens",
     "accepted": "Accepted samples",
@@ -156,6 +157,7 @@ def render_html(summary: Summary, accepted: list[Card], rejected: dict[str, list
         "captions": "no captions.",
         "video": "no video samples or clips.",
         "audio": "no decoded audio (the audio filters' scores are under Scores).",
+        "documents": "no interleaved documents.",
         "dedup": "no dedup removals.",
     }
     body = {

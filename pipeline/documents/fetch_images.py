@@ -1,106 +1,120 @@
-"""Image fetch for documents: each unique image URL of a batch fetched once, bytes placed in DOM order.
+"""``doc_image_fetch``: every unique image URL of the whole input fetched once, as a set-level pass.
 
-URLs go through the existing downloader (:func:`mmcurate.pipeline.net.fetch.fetch_many`: SSRF guard,
-deadlines, per-host limits, MIME sniffing), deduplicated across all documents of the batch, so a logo
-or a shared photo costs one request per unit, not one per page. Images already in ``media`` (taken from
-the crawl's own WARC records by the reader) are not fetched again. ``data:`` URIs are decoded locally,
-capped. A failed image removes its node with ``doc_images_v1:<download reason>``; the document stays.
-Afterwards ``media`` holds the live images' bytes in node order and each image node points into it.
+A logo or a photo shared by pages in different work units must cost one request, not one per unit, so
+the fetch is a :class:`Pass`: each worker lists its documents' image URLs that still need bytes (slim
+strings), the decision step deduplicates them over the whole dataset and fetches each once through the
+existing downloader (:func:`mmcurate.pipeline.net.fetch.fetch_many`: SSRF guard, deadlines, per-host
+limits, MIME sniffing) — in chunks over Ray tasks on a cluster, in process otherwise. Bodies are stored
+by URL hash under ``<output>/passes/images/<sha256(url)>`` (:mod:`.image_store`, atomic, any
+filesystem), never in the decision, which only lists each document's URL outcomes (reason, kind, MIME,
+content hash) and stays small enough to ship to every worker.
+
+Applied in the main pass (:class:`.fetch_fill.FillDocumentImages`), the stored bodies fill the image
+nodes. Images the reader took from the crawl's own WARC records (``media_index`` set) are never fetched;
+``data:`` URIs are decoded locally, capped. It reads the rows with earlier passes applied
+(``own_collection``), so an image ``doc_frequent_images`` removed is never fetched.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
-from urllib.parse import unquote_to_bytes
 
 import pyarrow as pa
 
-from mmcurate.pipeline.net.fetch import FetchPolicy, fetch_many
+from mmcurate.pipeline import fs
+from mmcurate.pipeline.documents.fetch_fill import FillDocumentImages
+from mmcurate.pipeline.documents.image_store import OUTCOME, OUTCOMES, decode_data_uri, fetch_to_store
+from mmcurate.pipeline.net.fetch import FetchPolicy
 from mmcurate.pipeline.params import param
-from mmcurate.pipeline.readers.base import media_item
-from mmcurate.pipeline.stage import Resources, Stage
+from mmcurate.pipeline.pass_runner import PASSES_DIR
+from mmcurate.pipeline.passes import Pass, decision_table
+from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
-from mmcurate.schemas.document import DOC_NODES, DOC_NODES_FIELD, KIND_IMAGE, document_rows
+from mmcurate.schemas.document import DOC_NODES, KIND_IMAGE, live_nodes
 from mmcurate.schemas.table import put_column
 
-__all__ = ["DocumentImageFetch", "decode_data_uri"]
+__all__ = ["DocumentImageFetch", "decode_data_uri", "urls_to_fetch", "URLS"]
+
+NAME = "doc_images_v1"
+URLS = f"{NAME}_urls"  # collected: a document's image URLs that still need bytes
+IMAGES_DIR = "images"
 
 
-def decode_data_uri(uri: str, max_bytes: int) -> bytes:
-    """Bytes of a ``data:[mime][;base64],payload`` URI; ValueError if malformed or over ``max_bytes``."""
-    head, sep, payload = uri.partition(",")
-    if not sep or not head.lower().startswith("data:"):
-        raise ValueError("malformed data: URI")
-    try:
-        data = base64.b64decode(payload, validate=False) if head.lower().endswith(";base64") else \
-            unquote_to_bytes(payload)
-    except binascii.Error as exc:
-        raise ValueError(f"bad base64: {exc}") from exc
-    if len(data) > max_bytes:
-        raise ValueError(f"{len(data)} bytes > {max_bytes}")
-    return data
+def urls_to_fetch(nodes: list[dict[str, Any]] | None) -> list[str] | None:
+    """A document's distinct live image URLs without bytes yet (not from the WARC, not ``data:``)."""
+    if nodes is None:
+        return None
+    return sorted({n["url"] for n in live_nodes(nodes) if n["kind"] == KIND_IMAGE and n["media_index"] is None
+                   and n["url"] and not n["url"].startswith("data:")})
 
 
 @dataclass(kw_only=True)
-class DocumentImageFetch(Stage):
-    name: ClassVar[str] = "doc_images_v1"
-    reads: ClassVar[tuple[str, ...]] = (DOC_NODES, S.MEDIA)
-    writes: ClassVar[tuple[pa.Field, ...]] = (
-        DOC_NODES_FIELD,
-        pa.field(S.MEDIA, pa.list_(S.MEDIA_TYPE), metadata={"doc": "live images' bytes in node order"}),
-        pa.field("doc_images_v1_failed", pa.int32(), metadata={"doc": "image nodes removed: fetch failed"}),
-    )
-    resources: ClassVar[Resources] = Resources(num_cpus=1.0)
-    repeatable: ClassVar[bool] = False  # each URL is fetched once per job
+class DocumentImageFetch(Pass):
+    """Fetch every unique image URL of the whole input once (stored under the output) and fill the nodes."""
+
+    name: ClassVar[str] = NAME
+    own_collection: ClassVar[bool] = True
 
     policy: FetchPolicy = field(default_factory=FetchPolicy)
     max_data_uri_bytes: int = param(256 * 1024, doc="decoded data: URI cap", ge=1)
+    urls_per_task: int = param(256, doc="unique URLs one fetch task takes (on Ray: one task per chunk)", ge=1)
+    store: str | None = param(None, doc="where fetched bodies are kept; default <output>/passes/images")
+
+    def bind_output(self, out_dir: str) -> None:
+        if self.store is None:
+            self.store = fs.join(out_dir, PASSES_DIR, IMAGES_DIR)
+
+    def columns(self) -> list[str]:
+        return [URLS]
+
+    def derive(self, table: pa.Table) -> pa.Table:
+        docs = table.column(DOC_NODES).to_pylist() if DOC_NODES in table.column_names else [None] * table.num_rows
+        return put_column(table, pa.field(URLS, pa.list_(pa.string())), [urls_to_fetch(d) for d in docs])
+
+    def empty_rows(self) -> pa.Table:
+        return pa.table({S.SAMPLE_ID: pa.array([], pa.string()), URLS: pa.array([], pa.list_(pa.string()))})
+
+    def _store(self) -> str:
+        if self.store is None:
+            raise ValueError("doc_image_fetch: no store (set `store`, or run it in a job with an output)")
+        return self.store
+
+    def decide(self, rows: pa.Table) -> pa.Table:
+        unique = _unique_urls(rows)
+        chunks = [unique.slice(i, self.urls_per_task) for i in range(0, unique.num_rows, self.urls_per_task)]
+        outcomes = [fetch_to_store(chunk, self.policy, self._store()) for chunk in chunks]
+        return self._decision(rows, outcomes)
+
+    def decide_ray(self, rows: Any) -> pa.Table:
+        import ray
+
+        tables = [t for t in ray.get(rows.to_arrow_refs()) if t.num_rows]
+        collected = pa.concat_tables(tables) if tables else self.empty_rows()
+        unique = _unique_urls(collected)
+        if unique.num_rows == 0:
+            return self._decision(collected, [])
+        chunks = -(-unique.num_rows // self.urls_per_task)
+        fetched = ray.data.from_arrow(unique).repartition(chunks).map_batches(
+            fetch_to_store, fn_kwargs={"policy": self.policy, "store": self._store()}, batch_format="pyarrow",
+            batch_size=None)
+        return self._decision(collected, [t for t in ray.get(fetched.to_arrow_refs()) if t.num_rows])
+
+    def _decision(self, rows: pa.Table, outcomes: list[pa.Table]) -> pa.Table:
+        by_url = {o["url"]: o for t in outcomes for o in t.to_pylist()}
+        ids, held = [], []
+        for sample_id, urls in sorted(zip(rows.column(S.SAMPLE_ID).to_pylist(), rows.column(URLS).to_pylist())):
+            if urls:
+                ids.append(sample_id)
+                held.append([by_url[u] for u in urls])
+        return decision_table(ids, [None] * len(ids), None, **{OUTCOMES: pa.array(held, pa.list_(OUTCOME))})
+
+    def apply_stages(self, decision: pa.Table) -> list[Stage]:
+        return [FillDocumentImages(step=self.name, decision=decision, store=self._store(),
+                                   max_data_uri_bytes=self.max_data_uri_bytes)]
 
 
-    def applies_to(self, batch: pa.Table) -> pa.Array | None:
-        return document_rows(batch)
-    def process_batch(self, batch: pa.Table) -> pa.Table:
-        docs = batch.column(DOC_NODES).to_pylist()
-        medias = batch.column(S.MEDIA).to_pylist()
-        wanted = sorted({n["url"] for nodes in docs for n in nodes or [] if n["kind"] == KIND_IMAGE
-                         and n["removed"] is None and n["media_index"] is None and n["url"]
-                         and not n["url"].startswith("data:")})
-        results = dict(zip(wanted, fetch_many(wanted, self.policy))) if wanted else {}
-        out_nodes, out_media, failed = [], [], []
-        for nodes, media in zip(docs, medias):
-            nodes, new_media, bad = nodes or [], [], 0
-            for node in nodes:
-                if node["kind"] != KIND_IMAGE or node["removed"] is not None:
-                    continue
-                item, reason = self._bytes_for(node, media or [], results)
-                if item is None:
-                    node["removed"], node["media_index"] = self.reason(reason), None
-                    bad += 1
-                else:
-                    node["media_index"] = len(new_media)
-                    new_media.append(item)
-            out_nodes.append(nodes)
-            out_media.append(new_media)
-            failed.append(bad)
-        fields = {f.name: f for f in self.writes}
-        batch = put_column(batch, DOC_NODES_FIELD, out_nodes)
-        batch = put_column(batch, fields[S.MEDIA], out_media)
-        return put_column(batch, fields["doc_images_v1_failed"], failed)
-
-    def _bytes_for(self, node: dict[str, Any], media: list[dict[str, Any]], results: dict[str, Any]
-                   ) -> tuple[dict[str, Any] | None, str]:
-        if node["media_index"] is not None:
-            return media[node["media_index"]], ""
-        url = node["url"] or ""
-        if url.startswith("data:"):
-            try:
-                return media_item(decode_data_uri(url, self.max_data_uri_bytes)), ""
-            except ValueError:
-                return None, "bad_data_uri"
-        res = results.get(url)
-        if res is None or not res.ok:
-            return None, (res.reason if res is not None else "bad_url") or "fetch_failed"
-        return media_item(res.body, res.kind, res.sniffed_mime, res.sha256), ""
+def _unique_urls(rows: pa.Table) -> pa.Table:
+    """Every distinct URL of the collected rows, sorted (the same chunks however rows arrived)."""
+    urls = sorted({u for doc in rows.column(URLS).to_pylist() if doc for u in doc}) if rows.num_rows else []
+    return pa.table({"url": pa.array(urls, pa.string())})

@@ -3,6 +3,8 @@
 * WebDataset: one sample per key (the ``sample_id``, which has no dots): ``<key>.<ext>`` per image
   (``<key>.<i>.<ext>`` when a sample has several), ``<key>.txt`` caption, ``<key>.json`` everything else.
   mtime, owner and mode are fixed so the same rows give the same bytes; written with ``tarfile``.
+  A document (a row with ``doc_nodes``) is one sample too: its JSON gains ``nodes``, the live nodes in
+  reading order, each paragraph with its text and each image with the tar ``member`` suffix holding it.
 * Parquet: the sample columns, media bytes in a binary field of the ``media`` list (zstd).
 * Arrow: the IPC *stream* format, which ``datasets.Dataset.from_file`` memory-maps.
 """
@@ -19,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.document import DOC_NODES, KIND_TEXT, live_nodes
 
 __all__ = ["WRITERS", "EXTENSIONS", "training_columns", "write_webdataset", "write_parquet", "write_arrow"]
 
@@ -45,12 +48,28 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def _node_order(nodes: list[dict[str, Any]], members: list[str]) -> list[dict[str, Any]]:
+    """A document's live nodes as a trainer reads them: text, or the member that holds the image."""
+    order: list[dict[str, Any]] = []
+    for node in live_nodes(nodes):
+        if node["kind"] == KIND_TEXT:
+            order.append({"kind": KIND_TEXT, "text": node["text"]})
+        elif node["media_index"] is not None and node["media_index"] < len(members):
+            order.append({"kind": node["kind"], "member": members[node["media_index"]], "url": node["url"],
+                          "alt": node["alt"]})
+    return order
+
+
 def _wds_sample(row: dict[str, Any]) -> dict[str, Any]:
     media = row.pop(S.MEDIA) or []
     sample: dict[str, Any] = {"__key__": row[S.SAMPLE_ID]}
+    members = []
     for i, item in enumerate(media):
         ext = _MIME_EXT.get(item["mime"] or "", "bin")
-        sample[f"{i}.{ext}" if len(media) > 1 else ext] = item["bytes"]
+        members.append(f"{i}.{ext}" if len(media) > 1 else ext)
+        sample[members[-1]] = item["bytes"]
+    if row.get(DOC_NODES) is not None:
+        row["nodes"] = _node_order(row[DOC_NODES], members)
     if row.get(S.CAPTION) is not None:
         sample["txt"] = row[S.CAPTION].encode("utf-8")
     meta_json = row.pop(S.META_JSON, None)

@@ -114,3 +114,45 @@ def test_interleaved_job_from_the_command_line(crawl: Path, tmp_path: Path) -> N
     doc = next(d for d in ds if json.loads(d["general_metadata"])["url"] == SITE + "p1.html")
     assert doc["images"] == [None, None, SITE + "img/photo1.png", None]  # the logo is gone, order kept
     assert doc["texts"][0].startswith("The bridge") and doc["image_bytes"][2] == png(320, 240, (10, 100, 200))
+
+    # doc_clip scored each kept photo against its neighbouring paragraphs (score only in the packaged job).
+    assert p1[3]["removed"] is None and -1 <= accepted[SITE + "p1.html"]["doc_clip_v1_scores"][3] <= 1
+    assert accepted[SITE + "p1.html"]["doc_clip_v1_assigned"][3] in (2, 4)
+    check_stats(out, accepted)
+    check_webdataset(out, accepted[SITE + "p1.html"])
+
+
+def check_stats(out: Path, accepted: dict[str, dict]) -> None:
+    """The stats report's Documents section: images and words per document, image-text similarity."""
+    from mmcurate.jobs.stats.aggregate import aggregate
+    from mmcurate.jobs.stats.layout import OutputFolder
+    from mmcurate.jobs.stats.report import SECTIONS
+
+    dists = {d.metric.key: d for d in aggregate(OutputFolder.open(out), progress=False).distributions}
+    live = [[n for n in r["doc_nodes"] if n["removed"] is None] for r in accepted.values()]
+    images = [sum(n["kind"] == "image" for n in doc) for doc in live]
+    words = [sum(len(n["text"].split()) for n in doc if n["kind"] == "text") for doc in live]
+    sims = [s for r in accepted.values() for s in r["doc_clip_v1_scores"] if s is not None]
+    assert "documents" in SECTIONS
+    for key, values in (("doc_images", images), ("doc_words", words), ("doc_clip_similarity", sims)):
+        d = dists[key]
+        assert d.metric.group == "documents" and sum(d.hist.counts) == d.range.count == len(values)
+        assert (d.range.lo, d.range.hi) == pytest.approx((min(values), max(values)))
+
+
+def check_webdataset(out: Path, row: dict) -> None:
+    """One WebDataset sample per document: its node order in the JSON, its images as members."""
+    import tarfile
+
+    key = row["sample_id"]
+    for tar_path in sorted((out / "webdataset").glob("*.tar")):
+        with tarfile.open(tar_path) as tar:
+            members = {m.name: m for m in tar.getmembers() if m.name.startswith(key + ".")}
+            if not members:
+                continue
+            order = json.loads(tar.extractfile(members[key + ".json"]).read())["nodes"]
+            assert [n["kind"] for n in order] == ["text", "text", "image", "text"]  # the logo is gone
+            image = tar.extractfile(members[f"{key}.{order[2]['member']}"]).read()
+            assert image == row["media"][0]["bytes"]
+            return
+    raise AssertionError(f"{key} is in no WebDataset shard")

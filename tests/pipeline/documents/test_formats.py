@@ -51,3 +51,38 @@ def test_mmc4_order_and_bad_lines(tmp_path):
     assert [n["text"] or n["url"] for n in nodes] == ["http://i/b", "s0", "s1", "http://i/a", "s2"]
     assert [d["drop_reason"] for d in docs[1:]] == ["mmc4_reader_v1:bad_record"] * 2
     assert "outside" in docs[1]["error"]
+
+
+def test_webdataset_writes_one_sample_per_document_with_its_node_order(tmp_path):
+    import io
+    import tarfile
+
+    from PIL import Image
+
+    from mmcurate.pipeline.documents.rows import document_row
+    from mmcurate.pipeline.readers.base import media_item
+    from mmcurate.pipeline.sinks.formats import write_webdataset
+    from mmcurate.schemas.document import DOCUMENT_SCHEMA, image_node, text_node
+    from mmcurate.schemas.table import to_table
+
+    pngs = []
+    for color in ("red", "blue"):
+        buf = io.BytesIO()
+        Image.new("RGB", (4, 4), color).save(buf, "PNG")
+        pngs.append(buf.getvalue())
+    gone = image_node("http://i.test/logo.png")
+    gone["removed"] = "doc_frequent_images_v1:frequent_image"
+    nodes = [text_node("Intro"), image_node("http://i.test/a.png", "a", 0), gone, text_node("Middle"),
+             image_node("http://i.test/b.png", None, 1)]
+    row = document_row(WorkUnit("u", 0, "{}"), 0, source="t", locator="0", url="http://p.test/1", nodes=nodes)
+    row["unit_rows"], row["media"] = 1, [media_item(p) for p in pngs]
+    buf = io.BytesIO()
+    write_webdataset(to_table([row], DOCUMENT_SCHEMA), buf)
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
+        members = {m.name: tar.extractfile(m).read() for m in tar.getmembers()}
+    key = row["sample_id"]
+    assert sorted(members) == [f"{key}.0.png", f"{key}.1.png", f"{key}.json"]  # one sample: one key
+    order = json.loads(members[f"{key}.json"])["nodes"]
+    assert [n.get("text") or n["member"] for n in order] == ["Intro", "0.png", "Middle", "1.png"]
+    assert [members[f"{key}.{n['member']}"] for n in order if n["kind"] == "image"] == pngs
+    assert order[1]["url"] == "http://i.test/a.png" and order[1]["alt"] == "a"
