@@ -126,17 +126,21 @@ class CountTokens(RowStage):
             video = 0
         return int(image), int(video)
 
-    def _audio_tokens(self, row: dict[str, Any]) -> int:
+    def _audio_tokens(self, row: dict[str, Any]) -> tuple[int, list[dict[str, Any]] | None]:
+        """The row's audio tokens, and its windows with each window's own count filled in (the
+        ``windows/`` records carry it; one scheme counts both, so they always sum up)."""
         probe = row.get(AUDIO_PROBE)
         if not probe:
-            return 0
+            return 0, None
         rate = probe["sample_rate"]
         windows = row.get(AUDIO_WINDOWS)
         # The same sample arithmetic explode_windows cuts with, then the processor's 16 kHz resample.
         lengths = ([int(round(w["end_s"] * rate)) - int(round(w["start_s"] * rate)) for w in windows] if windows
                    else [probe["n_samples"]])
         scale = RATE / rate
-        return sum(audio_tokens(int(round(n * scale)), self.audio_scheme).tokens for n in lengths)
+        counts = [audio_tokens(int(round(n * scale)), self.audio_scheme).tokens for n in lengths]
+        counted = [{**w, "tokens_audio": c} for w, c in zip(windows, counts)] if windows else None
+        return sum(counts), counted
 
     def _text_tokens(self, row: dict[str, Any]) -> tuple[int, int, bool]:
         raw = row.get(INSTRUCT_LLAVA)
@@ -153,7 +157,7 @@ class CountTokens(RowStage):
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         image, video = self._media_tokens(row)
-        audio = self._audio_tokens(row)
+        audio, windows = self._audio_tokens(row)
         text, supervised, instructed = self._text_tokens(row)
         if instructed and self.label_instructions:
             modality = MODALITY_INSTRUCTION
@@ -166,5 +170,6 @@ class CountTokens(RowStage):
             cap = self.caps.get(key)
             if cap is not None and value > cap:
                 raise Reject("over_cap", f"{key} tokens {value} > cap {cap}")
-        return {TOKENS_IMAGE: image, TOKENS_VIDEO: video, TOKENS_AUDIO: audio, TOKENS_TEXT: text, TOKENS_SUPERVISED: supervised,
-                TOKENS_TOTAL: total, MODALITY: modality}
+        counts = {TOKENS_IMAGE: image, TOKENS_VIDEO: video, TOKENS_AUDIO: audio, TOKENS_TEXT: text,
+                  TOKENS_SUPERVISED: supervised, TOKENS_TOTAL: total, MODALITY: modality}
+        return {**counts, AUDIO_WINDOWS: windows} if windows is not None else counts

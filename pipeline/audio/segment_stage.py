@@ -1,7 +1,7 @@
 """``AudioSegments`` (``audio_segments_v1``): each decoded recording -> its training windows, on its row.
 
 Like ``VideoClips``, the stage keeps one row per input row and writes an ``audio_windows`` list (start,
-end, speech seconds, why the window starts there, its trainer-exact token count under ``audio_scheme``);
+end, speech seconds, why the window starts there, its trainer-exact token count, filled in by ``count_tokens``);
 :func:`explode_windows` turns the list into one record per window (schema :data:`WINDOW_RECORD_SCHEMA`),
 each with its own 16 kHz mono FLAC cut from the decoded signal; the unit writer stores them in
 ``windows/<unit>.parquet`` next to ``clips/``. Windows come from :func:`~.windows.plan_windows` over the
@@ -30,7 +30,6 @@ from mmcurate.pipeline.marking import ok_mask
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
 from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
-from mmcurate.tokenizers.audio import RATE, SCHEMES, audio_tokens
 
 __all__ = ["AudioSegments", "AUDIO_WINDOWS", "WINDOW_TYPE", "WINDOW_RECORD_SCHEMA", "explode_windows",
            "window_records", "window_samples"]
@@ -44,7 +43,8 @@ WINDOW_TYPE = pa.struct([
     pa.field("end_s", pa.float64(), metadata={"doc": "end, seconds"}),
     pa.field("speech_s", pa.float64(), metadata={"doc": "VAD speech inside the window, seconds"}),
     pa.field("start_reason", pa.string(), metadata={"doc": "'start', 'silence', 'max_length' or 'clip'"}),
-    pa.field("tokens_audio", pa.int64(), metadata={"doc": "placeholder tokens of this window under audio_scheme"}),
+    pa.field("tokens_audio", pa.int64(),
+             metadata={"doc": "placeholder tokens of this window under count_tokens' audio_scheme (null: not counted)"}),
 ])
 WINDOWS_FIELD = pa.field(AUDIO_WINDOWS, pa.list_(WINDOW_TYPE), metadata={"doc": "training windows"})
 _PARENT = ("sample_id", "source", "locator", "url", "caption", "meta_json")
@@ -80,8 +80,6 @@ class AudioSegments(RowStage):
     max_s: float = param(30.0, doc="longest window, seconds (Whisper-family encoders take 30 s)", gt=0)
     min_s: float = param(1.0, doc="shorter windows are dropped", ge=0)
     pad_s: float = param(0.2, doc="silence kept before and after speech, seconds", ge=0)
-    audio_scheme: str = param("qwen2_5_omni", doc="whose processor counts each window's tokens (as count_tokens)",
-                              choices=tuple(SCHEMES))
     clip_bounds: bool = param(True, doc="a video's soundtrack is cut on its clips' boundaries (needs video_clips)")
 
     def __post_init__(self) -> None:
@@ -109,10 +107,9 @@ class AudioSegments(RowStage):
 
     def _window(self, index: int, start: float, end: float, speech: float, reason: str,
                 probe: dict[str, Any]) -> dict[str, Any]:
-        a, b = window_samples(start, end, probe["sample_rate"])
-        n = int(round((b - a) * RATE / probe["sample_rate"]))  # the processor's 16 kHz input
+        # tokens_audio is count_tokens' to fill (the tokenizers layer, one scheme for rows and windows).
         return {"window_index": index, "start_s": start, "end_s": end, "speech_s": speech, "start_reason": reason,
-                "tokens_audio": audio_tokens(n, self.audio_scheme).tokens}
+                "tokens_audio": None}
 
     def _clip_windows(self, clips: list[dict[str, Any]], spans: list[tuple[float, float]],
                       probe: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +49,16 @@ class IncompleteUnit(RuntimeError):
     """A block held only part of a unit: the one-block-per-unit invariant was broken."""
 
 
+@dataclass(frozen=True)
+class SideRecords:
+    """Records a domain derives from a unit's accepted rows, written beside its shards (audio windows as
+    ``windows/<unit>.parquet``): the job layer names them, so the writer names no domain."""
+
+    folder: str  # also the manifest entry's kind
+    column: str  # rows without this column give no records
+    build: Callable[[pa.Table], pa.Table]  # a module-level function: it travels to the Ray workers
+
+
 @dataclass(kw_only=True)
 class UnitWriter:
     """Callable over Arrow blocks; returns ``COMMIT_SCHEMA`` rows (one per unit)."""
@@ -57,6 +68,7 @@ class UnitWriter:
     max_rows: int
     max_bytes: int
     config_hash: str
+    side_records: tuple[SideRecords, ...] = ()
 
     def __post_init__(self) -> None:
         unknown = set(self.formats) - set(WRITERS)
@@ -88,18 +100,17 @@ class UnitWriter:
         version = (CLIP_RECORD_SCHEMA.metadata or {}).get(b"mmcurate.schema", b"video_clip/v1").decode()
         return [self._file_entry(info, "clips", "parquet", records.num_rows, version)]
 
-    def _write_windows(self, root: str, unit_id: str, ok: pa.Table) -> list[dict[str, Any]]:
-        """One record per audio window (parent ids, start/end, FLAC, tokens) in ``windows/<unit>.parquet``."""
-        if "audio_windows" not in ok.column_names:
+    def _write_side(self, root: str, unit_id: str, ok: pa.Table, side: SideRecords) -> list[dict[str, Any]]:
+        """``side``'s records of this unit's accepted rows in ``<side.folder>/<unit>.parquet`` (none: no file)."""
+        if side.column not in ok.column_names:
             return []
-        from mmcurate.pipeline.audio.segment_stage import WINDOW_RECORD_SCHEMA, window_records
-
-        records = window_records(ok)
+        records = side.build(ok)
         if records.num_rows == 0:
             return []
-        info = fs.write_atomic(fs.join(root, "windows", f"{unit_id}.parquet"), lambda fh: pq.write_table(records, fh))
-        version = (WINDOW_RECORD_SCHEMA.metadata or {})[b"mmcurate.schema"].decode()
-        return [self._file_entry(info, "windows", "parquet", records.num_rows, version)]
+        info = fs.write_atomic(fs.join(root, side.folder, f"{unit_id}.parquet"),
+                               lambda fh: pq.write_table(records, fh))
+        version = (records.schema.metadata or {}).get(b"mmcurate.schema", b"").decode()
+        return [self._file_entry(info, side.folder, "parquet", records.num_rows, version)]
 
     def write_unit(self, unit_id: str, unit: pa.Table) -> dict[str, Any]:
         """Write one unit's files; returns its commit record (files and counts)."""
@@ -122,7 +133,8 @@ class UnitWriter:
                                        before_commit=lambda: fault_point("writer_before_rename", unit_id))
                 files.append(self._file_entry(info, "shard", fmt, length, schema_version))
         files += self._write_clips(root, unit_id, ok)
-        files += self._write_windows(root, unit_id, ok)
+        for side in self.side_records:
+            files += self._write_side(root, unit_id, ok, side)
         rejects = rejects_table(rejected)  # with the scores that decided each reject
         info = fs.write_atomic(fs.join(root, "rejects", f"{unit_id}.parquet"), lambda fh: pq.write_table(rejects, fh))
         files.append(self._file_entry(info, "rejects", "parquet", rejected.num_rows, REJECT_ROWS_VERSION))

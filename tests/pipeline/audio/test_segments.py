@@ -52,15 +52,19 @@ def test_unit_writer_writes_each_window_as_its_own_record(tmp_path) -> None:
     from mmcurate.pipeline.sinks.unit_writer import UnitWriter
     from mmcurate.schemas import sample as S
     from mmcurate.schemas.table import to_table
+    from mmcurate.jobs.build import SIDE_RECORDS
     from mmcurate.tokenizers.audio import audio_tokens
+    from mmcurate.tokenizers.token_count import CountTokens
 
     x = g.tone(7.0, 44100) * 0.3  # no VAD spans: cut into equal pieces of at most 3 s
     rows = [{S.SAMPLE_ID: "rec", S.SOURCE: "gen", S.LOCATOR: "tone.wav", S.UNIT_ID: "u00-000000", S.UNIT_INDEX: 0,
              S.UNIT_ROWS: 1, S.STATUS: S.STATUS_OK, S.CAPTION: "a tone",
              S.MEDIA: [{"bytes": g.encode(x, 44100, "wav"), "kind": "audio"}]}]
-    table = run_stages([AudioDecode(), AudioSegments(max_s=3.0, min_s=0.5)], to_table(rows, S.SAMPLE_SCHEMA))
+    stages = [AudioDecode(), AudioSegments(max_s=3.0, min_s=0.5), CountTokens()]  # count_tokens counts windows
+    table = run_stages(stages, to_table(rows, S.sample_schema([f for s in stages for f in s.writes
+                                                               if f.name not in S.SAMPLE_SCHEMA.names])))
     record = UnitWriter(out_dir=str(tmp_path), formats=("parquet",), max_rows=10, max_bytes=1 << 30,
-                        config_hash="t").write_unit("u00-000000", table)
+                        config_hash="t", side_records=SIDE_RECORDS).write_unit("u00-000000", table)
     assert {"path": "windows/u00-000000.parquet", "kind": "windows", "rows": 3}.items() <= next(
         f for f in record["files"] if f["kind"] == "windows").items()
     windows = pq.read_table(tmp_path / "windows" / "u00-000000.parquet").to_pylist()
@@ -94,6 +98,7 @@ def test_a_soundtrack_is_cut_on_its_videos_clip_boundaries() -> None:
 def test_a_real_videos_soundtrack_windows_line_up_with_its_clips(tmp_path) -> None:
     import pyarrow.parquet as pq
 
+    from mmcurate.jobs.build import SIDE_RECORDS
     from mmcurate.pipeline.audio.decode_stage import AudioDecode
     from mmcurate.pipeline.generate.video import has_encoder, make_video
     from mmcurate.pipeline.runner import run_stages
@@ -114,7 +119,7 @@ def test_a_real_videos_soundtrack_windows_line_up_with_its_clips(tmp_path) -> No
     assert [(w["window_index"], w["start_s"], w["end_s"]) for w in row["audio_windows"]] == [
         (c["clip_index"], c["start_s"], min(c["end_s"], row["audio_probe"]["duration_s"])) for c in row["clips"]]
     UnitWriter(out_dir=str(tmp_path), formats=("parquet",), max_rows=10, max_bytes=1 << 30,
-               config_hash="t").write_unit("u00-000000", table)
+               config_hash="t", side_records=SIDE_RECORDS).write_unit("u00-000000", table)
     clips = pq.read_table(tmp_path / "clips").to_pylist()
     windows = pq.read_table(tmp_path / "windows").to_pylist()
     assert [w["window_id"] for w in windows] == [c["clip_id"] for c in clips]  # window k is the sound of clip k
