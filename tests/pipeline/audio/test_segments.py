@@ -47,12 +47,12 @@ def test_stage_writes_windows_and_explode_gives_one_flac_record_each() -> None:
 def test_unit_writer_writes_each_window_as_its_own_record(tmp_path) -> None:
     import pyarrow.parquet as pq
 
+    from mmcurate.jobs.build import SIDE_RECORDS
     from mmcurate.pipeline.audio.decode_stage import AudioDecode
     from mmcurate.pipeline.runner import run_stages
     from mmcurate.pipeline.sinks.unit_writer import UnitWriter
     from mmcurate.schemas import sample as S
     from mmcurate.schemas.table import to_table
-    from mmcurate.jobs.build import SIDE_RECORDS
     from mmcurate.tokenizers.audio import audio_tokens
     from mmcurate.tokenizers.token_count import CountTokens
 
