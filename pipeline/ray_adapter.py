@@ -17,6 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from mmcurate.pipeline.ray_session import follow_driver_cwd
 from mmcurate.pipeline.runner import run_stage
 from mmcurate.pipeline.stage import Stage
 
@@ -24,6 +25,7 @@ __all__ = ["actor_cpu_cap", "apply_stage", "StageActor"]
 
 
 def _run_stage_task(batch: pa.Table, stage: Stage) -> pa.Table:
+    follow_driver_cwd()
     return run_stage(stage, batch)
 
 
@@ -31,6 +33,7 @@ class StageActor:
     """Actor wrapper: the stage is set up once, in the actor's constructor."""
 
     def __init__(self, stage: Stage) -> None:
+        follow_driver_cwd()
         self.stage = stage
         self.stage.ensure_setup()
 

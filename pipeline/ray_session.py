@@ -105,11 +105,12 @@ def _is_checkout(path: str) -> bool:
 _DRIVER_CWD = "MMCURATE_DRIVER_CWD"
 
 
-def worker_setup() -> None:
-    """Run by Ray in every worker before its first task (``worker_process_setup_hook``): work in the
-    driver's directory, so relative paths mean the same on the driver and on the workers."""
+def follow_driver_cwd() -> None:
+    """In a worker of a local Ray started from a checkout: work in the driver's directory, so relative
+    paths mean the same on the driver and on the workers. Called where a worker starts on a block (reading
+    units, running a stage, writing a unit); a no-op everywhere else."""
     cwd = os.environ.get(_DRIVER_CWD)
-    if cwd and os.path.isdir(cwd):
+    if cwd and os.getcwd() != cwd and os.path.isdir(cwd):
         os.chdir(cwd)
 
 
@@ -118,7 +119,9 @@ def _cwd_not_shadowing() -> Any:
     """Ray puts the directory ``ray.init`` ran in first on every worker's ``sys.path``. Started from a
     checkout of mmcurate, its ``tokenizers/`` folder would then shadow HuggingFace's ``tokenizers`` in
     the workers (mmcurate is installed: they need nothing from the checkout), so Ray is started from a
-    neutral directory and :func:`worker_setup` moves each worker back to the driver's."""
+    neutral directory and :func:`follow_driver_cwd` moves each worker back to the driver's. The directory
+    travels in the environment, which a local Ray's workers inherit: a runtime_env (or a setup hook)
+    would send every worker start through Ray's runtime-env agent, about 1 s more per job here."""
     here = os.getcwd()
     if not _is_checkout(here):
         yield
@@ -143,13 +146,12 @@ def init_ray(
     kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": True, "ignore_reinit_error": True}
     if not logging.getLogger("mmcurate").isEnabledFor(logging.INFO):
         kwargs["logging_level"] = logging.WARNING
-    runtime_env: dict[str, Any] = {"env_vars": dict(env_vars)} if env_vars else {}
+    if address and env_vars:  # a cluster's workers do not share this shell's environment
+        kwargs["runtime_env"] = {"env_vars": dict(env_vars)}
+    elif env_vars:  # a local Ray's raylet, and so every worker, inherits this process's environment
+        os.environ.update(env_vars)
     if not address and _is_checkout(os.getcwd()):
-        # Only from a checkout: a setup hook makes every worker start go through Ray's runtime-env agent.
-        runtime_env["worker_process_setup_hook"] = "mmcurate.pipeline.ray_session.worker_setup"
-        runtime_env.setdefault("env_vars", {})[_DRIVER_CWD] = os.getcwd()
-    if runtime_env:
-        kwargs["runtime_env"] = runtime_env
+        os.environ[_DRIVER_CWD] = os.getcwd()
     if not address:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
         if object_store_memory:

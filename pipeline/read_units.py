@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
+from mmcurate.pipeline.ray_session import follow_driver_cwd
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 
 __all__ = ["UnitSource", "InputSource", "SpillSource", "ReadUnits", "units_dataset", "read_unit", "SPILL_DIR"]
@@ -54,6 +55,7 @@ class ReadUnits:
         self.source = source
 
     def __call__(self, batch: pa.Table) -> pa.Table:
+        follow_driver_cwd()
         tables = [self.source.read(WorkUnit(**row))
                   for row in batch.select(["unit_id", "input_index", "spec"]).to_pylist()]
         return pa.concat_tables(tables)

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
 from mmcurate.pipeline.faults import fault_point
+from mmcurate.pipeline.ray_session import follow_driver_cwd
 from mmcurate.pipeline.sinks.formats import EXTENSIONS, WRITERS
 from mmcurate.pipeline.sinks.reject_rows import REJECT_ROWS_VERSION, rejects_table
 from mmcurate.pipeline.sinks.shard_split import row_bytes, split_points
@@ -76,6 +77,7 @@ class UnitWriter:
             raise ValueError(f"unknown shard formats {sorted(unknown)}; choose from {sorted(WRITERS)}")
 
     def __call__(self, block: pa.Table) -> pa.Table:
+        follow_driver_cwd()  # a relative output path means the driver's
         records = []
         for unit_id in sorted(set(block.column(S.UNIT_ID).to_pylist())):
             unit = block.filter(pc.equal(block.column(S.UNIT_ID), unit_id))
