@@ -150,7 +150,7 @@ def init_ray(
         kwargs["runtime_env"] = {"env_vars": dict(env_vars)}
     elif env_vars:  # a local Ray's raylet, and so every worker, inherits this process's environment
         os.environ.update(env_vars)
-    if not address and _is_checkout(os.getcwd()):
+    if not address:  # always this driver's: a child process must not follow its parent's directory
         os.environ[_DRIVER_CWD] = os.getcwd()
     if not address:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
