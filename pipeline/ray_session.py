@@ -110,8 +110,14 @@ def follow_driver_cwd() -> None:
     paths mean the same on the driver and on the workers. Called where a worker starts on a block (reading
     units, running a stage, writing a unit); a no-op everywhere else."""
     cwd = os.environ.get(_DRIVER_CWD)
-    if cwd and os.getcwd() != cwd and os.path.isdir(cwd):
+    # Only a worker that starts where _cwd_not_shadowing put Ray: a variable inherited from another job
+    # (a child process of a driver) must not move workers that started in their own driver's directory.
+    if cwd and os.getcwd() == _neutral_dir() and os.path.isdir(cwd):
         os.chdir(cwd)
+
+
+def _neutral_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), "mmcurate-ray-start")
 
 
 @contextlib.contextmanager
@@ -126,7 +132,8 @@ def _cwd_not_shadowing() -> Any:
     if not _is_checkout(here):
         yield
         return
-    os.chdir(tempfile.gettempdir())
+    os.makedirs(_neutral_dir(), exist_ok=True)
+    os.chdir(_neutral_dir())
     try:
         yield
     finally:
@@ -152,6 +159,8 @@ def init_ray(
         os.environ.update(env_vars)
     if not address:  # always this driver's: a child process must not follow its parent's directory
         os.environ[_DRIVER_CWD] = os.getcwd()
+    else:
+        os.environ.pop(_DRIVER_CWD, None)
     if not address:
         kwargs["num_cpus"] = num_cpus or os.cpu_count() or 1
         if object_store_memory:
