@@ -2,26 +2,61 @@
 
 An output step: it runs over the committed accepted shards after a ``vq_tokenize`` step wrote the
 codes, tokenizes captions with the target tokenizer, and writes ``tokens/`` shards with their manifest.
-Video frames come as VQ codes with their timestamps (``vq_clip_codes``), never the clips' JPEG bytes.
+Video frames come as VQ codes with their timestamps (``vq_clip_codes``), never the clips' JPEG bytes;
+audio as ``tokens_audio`` placeholders per window (``count_tokens``), never the waveform.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
-import pyarrow.dataset as pads
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
 
-__all__ = ["TokenRecords"]
+__all__ = ["TokenRecords", "read_record_columns"]
+
+
+_AUDIO = ("audio_windows", "tokens_audio", "audio_probe")  # count_tokens' and audio_decode's columns
+
+
+def _read(path: Path, columns: list[str]) -> pa.Table:
+    """``columns`` and the media items' kinds alone: the nested leaf, so no media bytes are read."""
+    file = pq.ParquetFile(path)
+    kind = next(c.path for c in file.schema if c.path.startswith(f"{S.MEDIA}.") and c.path.endswith(".kind"))
+    return file.read(columns=[*columns, kind])
+
+
+def read_record_columns(files: list[Path]) -> pa.Table:
+    """The columns token records are built from; a one-line ``KeyError`` naming the missing step when
+    images or video have no VQ codes, or decoded audio has no token counts."""
+    from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
+
+    names = set(pq.read_schema(files[0]).names)
+    vq = [c for c in (VQ_CODES, VQ_GRID, VQ_CLIP_CODES) if c in names]
+    columns = [S.SAMPLE_ID, S.CAPTION, *vq, *(c for c in _AUDIO if c in names)]
+    table = pa.concat_tables([_read(f, columns) for f in files], promote_options="default")
+    items = pc.list_flatten(table.column(S.MEDIA).combine_chunks())
+    kinds = set(pc.unique(pc.struct_field(items, "kind")).to_pylist())
+    if kinds & {"image", "video"} and len(vq) < 2:
+        raise KeyError(f"the accepted shards have {sorted(kinds & {'image', 'video'})} items but no "
+                       f"{[VQ_CODES, VQ_GRID]}: put a vq_tokenize step before token_records")
+    if "audio_probe" in names and "tokens_audio" not in names:
+        raise KeyError("the accepted shards have decoded audio but no tokens_audio: put a count_tokens step "
+                       "before token_records")
+    return table
 
 
 @dataclass(kw_only=True)
 class TokenRecords(OutputPass):
-    """Token records (text ids with VQ image codes between image markers) for Chameleon-style training."""
+    """Token records (text ids, VQ image codes between image markers, audio placeholders per window) for
+    early-fusion training."""
 
     name: ClassVar[str] = "token_records_v1"
 
@@ -32,7 +67,6 @@ class TokenRecords(OutputPass):
         from mmcurate.tokenizers.text import default_text_tokenizer, load_text_tokenizer
         from mmcurate.tokenizers.token_records import TokenLayout, token_records, write_token_shards
         from mmcurate.tokenizers.vqvae.checkpoint import read_metadata, shipped_small
-        from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 
         shards = context.out_dir / "parquet"
         if not shards.exists() or not any(shards.glob("*.parquet")):
@@ -40,11 +74,7 @@ class TokenRecords(OutputPass):
         tokenizer = load_text_tokenizer(self.text_tokenizer) if self.text_tokenizer else default_text_tokenizer()
         codebook = int(read_metadata(self.vq_checkpoint or shipped_small())["config"]["codebook_size"])
         layout = TokenLayout.from_tokenizer(tokenizer, codebook)
-        columns = [S.SAMPLE_ID, S.CAPTION, VQ_CODES, VQ_GRID, VQ_CLIP_CODES]
-        missing = [c for c in columns if c not in pads.dataset(shards, format="parquet").schema.names]
-        if missing:
-            raise KeyError(f"the accepted shards have no {missing}: put a vq_tokenize step before token_records")
-        samples = pads.dataset(shards, format="parquet").to_table(columns=columns)
+        samples = read_record_columns(sorted(shards.glob("*.parquet")))
         records = token_records(samples.sort_by(S.SAMPLE_ID), tokenizer, layout)
         manifest = write_token_shards(records, context.out_dir / "tokens", layout,
                                       extra={"config_hash": context.config_hash})

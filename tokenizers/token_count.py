@@ -53,7 +53,7 @@ from mmcurate.tokenizers.patch_stage import TOKENS_IMAGE, TOKENS_VIDEO, PatchTok
 from mmcurate.tokenizers.scheme import PatchScheme
 from mmcurate.tokenizers.text_count import HeuristicCounter, TextTokenCounter
 
-__all__ = ["CountTokens", "TOKENS_AUDIO"]
+__all__ = ["CountTokens", "TOKENS_AUDIO", "AUDIO_WINDOWS"]
 
 _IMAGE_MARK = "<image>"
 _AUDIO_MARK = "<audio>"  # speech QA's placeholder (synthesis); its tokens are tokens_audio, not text

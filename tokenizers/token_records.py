@@ -13,6 +13,14 @@ Sequence of a sample (``image_first=True``, the captioning order; ``False`` puts
     image item:  <|image_start|> c_0+off ... c_{hw-1}+off <|image_end|>
     video item:  per clip, in clip order:
                  <|video_start|> [timestamp ids, <|image_start|> codes+off <|image_end|>] per frame <|video_end|>
+    audio item:  per window (``audio_windows``), in window order, else the whole recording:
+                 <|audio_bos|> <|AUDIO|> x tokens_audio <|audio_eos|>
+
+Audio reaches an omni model as a waveform its audio encoder embeds; the LLM sequence holds
+``tokens_audio`` placeholder positions for it (Qwen2.5-Omni's ``<|AUDIO|>``), counted trainer-exact by
+``count_tokens`` per window, so a record's length is the length the trainer sees. A soundtrack's windows
+follow its video's clips. Audio markers the tokenizer lacks are appended after the image codes, so the ids
+of text, image markers and codes stay those of ``token_record/v2``.
 
 ``off = TokenLayout.image_offset``. A frame's timestamp is plain text, Qwen3-VL style (``<0.5 seconds>``,
 seconds on the video's timeline, rendered by :func:`~mmcurate.tokenizers.qwen_vl_video.qwen_timestamp_text`)
@@ -36,31 +44,39 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline.atomic import atomic_write
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.audio import AUDIO_PROBE
 from mmcurate.tokenizers.qwen_vl_video import QWEN_TIMESTAMP_FORMAT, qwen_timestamp_text
 from mmcurate.tokenizers.text import encode_texts
+from mmcurate.tokenizers.token_count import AUDIO_WINDOWS, TOKENS_AUDIO
 from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["TOKEN_RECORD_VERSION", "TOKEN_RECORD_SCHEMA", "SPAN_TYPE", "MARKERS", "COUNTS", "TokenLayout", "ClipCodes",
-           "timestamp_encoder", "build_record", "token_records", "write_token_shards"]
+__all__ = ["TOKEN_RECORD_VERSION", "TOKEN_RECORD_SCHEMA", "SPAN_TYPE", "MARKERS", "AUDIO_MARKERS", "COUNTS",
+           "TokenLayout", "ClipCodes", "AudioSpan", "audio_media_index", "audio_spans", "timestamp_encoder",
+           "build_record", "token_records", "write_token_shards"]
 
-TOKEN_RECORD_VERSION = "token_record/v2"  # v2: video clips (frame codes, timestamps), n_video, n_timestamp
+TOKEN_RECORD_VERSION = "token_record/v3"  # v2: video clips, n_video, n_timestamp; v3: audio spans, n_audio
 # Appended in this order to a tokenizer that lacks them: the v1 markers keep their ids.
 MARKERS = {"eos": "<|endoftext|>", "image_start": "<|image_start|>", "image_end": "<|image_end|>",
            "video_start": "<|video_start|>", "video_end": "<|video_end|>"}
-# Per-record counts; the last five add up to the first.
-COUNTS = ("n_tokens", "n_text", "n_image", "n_video", "n_timestamp", "n_special")
+# Qwen-Omni's names; ids the tokenizer lacks go after the image codes (see TokenLayout.audio_offset).
+AUDIO_MARKERS = {"audio_start": "<|audio_bos|>", "audio_end": "<|audio_eos|>", "audio_pad": "<|AUDIO|>"}
+# Per-record counts; the others add up to the first.
+COUNTS = ("n_tokens", "n_text", "n_image", "n_video", "n_timestamp", "n_audio", "n_special")
 
 SPAN_TYPE = pa.struct([
-    pa.field("modality", pa.string(), metadata={"doc": "'text', 'image', 'video_frame' or 'timestamp'"}),
+    pa.field("modality", pa.string(), metadata={"doc": "'text', 'image', 'video_frame', 'timestamp' or 'audio'"}),
     pa.field("start", pa.int32(), metadata={"doc": "first position in input_ids"}),
-    pa.field("length", pa.int32(), metadata={"doc": "number of positions (image, video_frame: codes only, no markers)"}),
+    pa.field("length", pa.int32(),
+             metadata={"doc": "number of positions (image, video_frame: codes only; audio: placeholders only)"}),
     pa.field("media_index", pa.int32(), metadata={"doc": "index into the sample's media list; null for text"}),
     pa.field("clip_index", pa.int32(), metadata={"doc": "video_frame, timestamp: the clip's clip_index; else null"}),
     pa.field("timestamp", pa.float64(),
-             metadata={"doc": "video_frame, timestamp: the frame's time, s on the video's timeline; else null"}),
+             metadata={"doc": "video_frame, timestamp: the frame's time; audio: the window's start; s on the "
+                              "recording's timeline; else null"}),
+    pa.field("end", pa.float64(), metadata={"doc": "audio: the window's end, s; else null"}),
 ])
 TOKEN_RECORD_SCHEMA = pa.schema([
     pa.field("sample_id", pa.string(), nullable=False, metadata={"doc": "the sample's sample_id (sample/v1)"}),
@@ -71,13 +87,15 @@ TOKEN_RECORD_SCHEMA = pa.schema([
     pa.field("image_grids", pa.list_(pa.struct([pa.field("h", pa.int32()), pa.field("w", pa.int32())])),
              metadata={"doc": "(h, w) code grid of each image and video_frame span, in span order"}),
     pa.field("n_tokens", pa.int32(), metadata={"doc": "len(input_ids) = n_text + n_image + n_video + n_timestamp "
-                                                      "+ n_special"}),
+                                                      "+ n_audio + n_special"}),
     pa.field("n_text", pa.int32(), metadata={"doc": "text-tokenizer ids of the caption"}),
     pa.field("n_image", pa.int32(), metadata={"doc": "image code ids (all images)"}),
     pa.field("n_video", pa.int32(), metadata={"doc": "video frame code ids (all tokenized frames of all clips)"}),
     pa.field("n_timestamp", pa.int32(), metadata={"doc": "text-tokenizer ids of the frame timestamps"}),
+    pa.field("n_audio", pa.int32(), metadata={"doc": "audio placeholder positions (tokens_audio of all windows)"}),
     pa.field("n_special", pa.int32(),
-             metadata={"doc": "marker tokens (image start/end around images and frames, video start/end, end of text)"}),
+             metadata={"doc": "marker tokens (image start/end around images and frames, video start/end, audio "
+                              "start/end, end of text)"}),
 ], metadata={"mmcurate.schema": TOKEN_RECORD_VERSION})
 
 
@@ -88,12 +106,18 @@ class TokenLayout:
     text_vocab_size: int
     codebook_size: int
     image_offset: int
-    special_ids: dict[str, int] = field(default_factory=dict)  # keys of MARKERS
+    special_ids: dict[str, int] = field(default_factory=dict)  # keys of MARKERS and AUDIO_MARKERS
     appended: tuple[str, ...] = ()  # markers the text tokenizer lacked, appended after its vocabulary
+    appended_after_codes: tuple[str, ...] = ()  # audio markers it lacked, appended after the image codes
+
+    @property
+    def audio_offset(self) -> int:
+        """The first id after the image codes."""
+        return self.image_offset + self.codebook_size
 
     @property
     def vocab_size(self) -> int:
-        return self.image_offset + self.codebook_size
+        return self.audio_offset + len(self.appended_after_codes)
 
     @classmethod
     def from_tokenizer(cls, tokenizer: Tokenizer, codebook_size: int) -> TokenLayout:
@@ -106,11 +130,20 @@ class TokenLayout:
                 tid = text_vocab + len(appended)
                 appended.append(token)
             ids[key] = tid
-        return cls(text_vocab, codebook_size, text_vocab + len(appended), ids, tuple(appended))
+        image_offset = text_vocab + len(appended)
+        after_codes: list[str] = []
+        for key, token in AUDIO_MARKERS.items():
+            tid = tokenizer.token_to_id(token)
+            if tid is None:
+                tid = image_offset + codebook_size + len(after_codes)
+                after_codes.append(token)
+            ids[key] = tid
+        return cls(text_vocab, codebook_size, image_offset, ids, tuple(appended), tuple(after_codes))
 
     def to_dict(self) -> dict[str, Any]:
         # The timestamp format lets a reader tell what a 'timestamp' span's text ids decode to.
-        return {**asdict(self), "appended": list(self.appended), "vocab_size": self.vocab_size,
+        return {**asdict(self), "appended": list(self.appended),
+                "appended_after_codes": list(self.appended_after_codes), "vocab_size": self.vocab_size,
                 "timestamp_format": QWEN_TIMESTAMP_FORMAT}
 
 
@@ -132,6 +165,16 @@ class ClipCodes:
                    grid["h"], grid["w"])
 
 
+@dataclass(frozen=True)
+class AudioSpan:
+    """One audio window of a sample: where it sits in the recording and its placeholder count."""
+
+    media_index: int | None
+    start_s: float
+    end_s: float
+    tokens: int
+
+
 def timestamp_encoder(tokenizer: Tokenizer) -> Callable[[float], list[int]]:
     """Text ids of a frame's rendered timestamp, cached: the same few strings recur across samples."""
     cache: dict[str, list[int]] = {}
@@ -147,9 +190,11 @@ def timestamp_encoder(tokenizer: Tokenizer) -> Callable[[float], list[int]]:
 
 def build_record(sample_id: str, text_ids: Sequence[int], images: Sequence[tuple[Sequence[int], int, int, int]],
                  layout: TokenLayout, image_first: bool = True, clips: Sequence[ClipCodes] = (),
-                 timestamp_ids: Callable[[float], Sequence[int]] | None = None) -> dict[str, Any]:
-    """One record; ``images`` are ``(codes, grid_h, grid_w, media_index)``, ``clips`` in clip order, and
-    ``timestamp_ids`` (see :func:`timestamp_encoder`) gives a frame time's text ids (needed with clips)."""
+                 timestamp_ids: Callable[[float], Sequence[int]] | None = None,
+                 audio: Sequence[AudioSpan] = ()) -> dict[str, Any]:
+    """One record; ``images`` are ``(codes, grid_h, grid_w, media_index)``, ``clips`` in clip order,
+    ``timestamp_ids`` (see :func:`timestamp_encoder`) gives a frame time's text ids (needed with clips), and
+    ``audio`` the windows in time order (after the video item they belong to, when they share its index)."""
     if clips and timestamp_ids is None:
         raise ValueError(f"{sample_id}: video clips need timestamp_ids")
     ids: list[int] = []
@@ -163,9 +208,9 @@ def build_record(sample_id: str, text_ids: Sequence[int], images: Sequence[tuple
         counts["n_special"] += 1
 
     def span(modality: str, values: Sequence[int], media_index: int | None = None, clip_index: int | None = None,
-             timestamp: float | None = None) -> None:
+             timestamp: float | None = None, end: float | None = None) -> None:
         spans.append({"modality": modality, "start": len(ids), "length": len(values), "media_index": media_index,
-                      "clip_index": clip_index, "timestamp": timestamp})
+                      "clip_index": clip_index, "timestamp": timestamp, "end": end})
         ids.extend(int(v) for v in values)
 
     def codes_span(modality: str, codes: Sequence[int] | None, h: int, w: int, media_index: int | None,
@@ -191,13 +236,25 @@ def build_record(sample_id: str, text_ids: Sequence[int], images: Sequence[tuple
             codes_span("video_frame", codes, clip.grid_h, clip.grid_w, clip.media_index, clip.clip_index, t)
         mark("video_end")
 
+    def add_audio(window: AudioSpan) -> None:
+        if window.tokens < 1:
+            raise ValueError(f"{sample_id}: audio window {window.start_s}-{window.end_s} s has {window.tokens} tokens")
+        mark("audio_start")
+        span("audio", [sp["audio_pad"]] * window.tokens, window.media_index, None, window.start_s, window.end_s)
+        counts["n_audio"] += window.tokens
+        mark("audio_end")
+
     def add_media() -> None:
-        # Media order (stable: clips keep clip order); clips without a media index go after the rest.
-        items: list[tuple[int, tuple[Sequence[int], int, int, int] | ClipCodes]] = [(i[3], i) for i in images]
+        # Media order (stable: clips keep clip order, then a soundtrack's windows); no media index goes last.
+        Item = tuple[Sequence[int], int, int, int] | ClipCodes | AudioSpan
+        items: list[tuple[int, Item]] = [(i[3], i) for i in images]
         items += [(sys.maxsize if c.media_index is None else c.media_index, c) for c in clips]
+        items += [(sys.maxsize if a.media_index is None else a.media_index, a) for a in audio]
         for _, item in sorted(items, key=lambda kv: kv[0]):
             if isinstance(item, ClipCodes):
                 add_clip(item)
+            elif isinstance(item, AudioSpan):
+                add_audio(item)
             else:
                 codes, h, w, media_index = item
                 codes_span("image", codes, h, w, media_index)
@@ -214,9 +271,39 @@ def build_record(sample_id: str, text_ids: Sequence[int], images: Sequence[tuple
             **counts}
 
 
+def audio_media_index(media: Sequence[dict[str, Any] | None] | None) -> int | None:
+    """The item ``AudioDecode`` decodes: the first audio item, else the first video's soundtrack."""
+    kinds = [m.get("kind") if m else None for m in media or []]
+    for kind in ("audio", "video"):
+        if kind in kinds:
+            return kinds.index(kind)
+    return None
+
+
+def audio_spans(row: dict[str, Any]) -> list[AudioSpan]:
+    """A row's audio windows with the token counts ``count_tokens`` gave them; the whole recording as one
+    window when it was not segmented; none without audio tokens."""
+    index = audio_media_index(row.get(S.MEDIA))
+    windows = row.get(AUDIO_WINDOWS)
+    if windows:
+        missing = [w["window_index"] for w in windows if w.get("tokens_audio") is None]
+        if missing:
+            raise ValueError(f"{row[S.SAMPLE_ID]}: audio windows {missing} have no token count (count_tokens)")
+        return [AudioSpan(index, w["start_s"], w["end_s"], int(w["tokens_audio"])) for w in windows]
+    tokens = row.get(TOKENS_AUDIO) or 0
+    if not tokens:
+        return []
+    probe = row.get(AUDIO_PROBE) or {}
+    return [AudioSpan(index, 0.0, float(probe.get("duration_s") or 0.0), int(tokens))]
+
+
 def token_records(table: pa.Table, tokenizer: Tokenizer, layout: TokenLayout, image_first: bool = True) -> pa.Table:
-    """Token records of the ``ok`` rows of a sample table that went through ``VQTokenize``."""
-    rows = table.select([c for c in (S.SAMPLE_ID, S.CAPTION, S.STATUS, VQ_CODES, VQ_GRID, VQ_CLIP_CODES)
+    """Token records of the ``ok`` rows of a sample table: VQ codes of images and video clips
+    (``VQTokenize``), audio placeholders per window (``CountTokens``), the caption's text ids.
+
+    ``media`` may hold only each item's ``kind`` (what the audio needs), so the bytes need not be read."""
+    rows = table.select([c for c in (S.SAMPLE_ID, S.CAPTION, S.STATUS, S.MEDIA, VQ_CODES, VQ_GRID, VQ_CLIP_CODES,
+                                     AUDIO_WINDOWS, TOKENS_AUDIO, AUDIO_PROBE)
                          if c in table.column_names]).to_pylist()
     rows = [r for r in rows if r.get(S.STATUS, S.STATUS_OK) == S.STATUS_OK]
     texts = encode_texts(tokenizer, [r.get(S.CAPTION) for r in rows])
@@ -226,7 +313,8 @@ def token_records(table: pa.Table, tokenizer: Tokenizer, layout: TokenLayout, im
         images = [(codes, g["h"], g["w"], i) for i, (codes, g) in
                   enumerate(zip(row.get(VQ_CODES) or [], row.get(VQ_GRID) or [])) if codes is not None]
         clips = [ClipCodes.from_row(c) for c in row.get(VQ_CLIP_CODES) or [] if c is not None]
-        out.append(build_record(row[S.SAMPLE_ID], text_ids, images, layout, image_first, clips, stamps))
+        out.append(build_record(row[S.SAMPLE_ID], text_ids, images, layout, image_first, clips, stamps,
+                                audio_spans(row)))
     return pa.Table.from_pylist(out, schema=TOKEN_RECORD_SCHEMA)
 
 

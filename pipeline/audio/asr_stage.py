@@ -1,5 +1,9 @@
-"""``AudioTranscribe`` (``audio_asr_v1``): a transcript per decoded recording from an ASR endpoint,
-plus ``word_error_rate`` for checks against a reference (a caption, or the text espeak-ng spoke).
+"""``AudioTranscribe`` (``audio_asr_v1``): a transcript per decoded recording from an ASR endpoint or a
+local Whisper-family checkpoint, plus ``word_error_rate`` for checks against a reference (a caption, or
+the text espeak-ng spoke).
+
+With ``checkpoint`` set the stage is stateful: Ray runs it in an actor pool and each actor loads the
+model once (:class:`~mmcurate.pipeline.audio.asr_local.LocalWhisper`); nothing is sent anywhere.
 
 The decoded 16 kHz mono signal is sent as FLAC (what the model would resample to anyway, and about
 half the bytes of 16-bit WAV). A failed request rejects the row with the client's code
@@ -16,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from mmcurate.pipeline.audio.asr_client import AsrClient, AsrConfig, ChatError
+from mmcurate.pipeline.audio.asr_local import LocalWhisper, check_checkpoint
 from mmcurate.pipeline.generate.audio import encode
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, RowStage
@@ -65,9 +70,26 @@ class AudioTranscribe(RowStage):
     max_retries: int = param(4, doc="retries of 408/429/5xx/timeouts", ge=0)
     backoff_s: float = param(1.0, doc="first retry wait, doubled each time", ge=0)
     cache_dir: str | None = param(None, doc="transcript cache folder; None: no cache")
+    checkpoint: str | None = param(None, doc="a local Whisper-family checkpoint folder (transformers' "
+                                             "save_pretrained); set, it transcribes in process instead of the "
+                                             "endpoint; never downloaded")
+    max_new_tokens: int = param(440, doc="local checkpoint: most tokens per 30 s piece", ge=1)
     _client: AsrClient | None = field(default=None, init=False, repr=False, compare=False)
+    _local: LocalWhisper | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.checkpoint is not None:
+            check_checkpoint(self.checkpoint)
+
+    @property  # type: ignore[override]
+    def stateful(self) -> bool:  # a loaded model: one per actor, not one per task
+        return self.checkpoint is not None
 
     def setup(self) -> None:
+        if self.checkpoint is not None:
+            self._local = LocalWhisper(self.checkpoint, self.max_new_tokens, self.language)
+            return
         self._client = AsrClient(AsrConfig(base_url=self.base_url, model=self.model, language=self.language,
                                            timeout_s=self.timeout_s, max_retries=self.max_retries,
                                            backoff_s=self.backoff_s, cache_dir=self.cache_dir))
@@ -76,6 +98,10 @@ class AudioTranscribe(RowStage):
         if row.get(AUDIO_PCM) is None:
             return {}
         self.ensure_setup()
+        if self._local is not None:
+            pcm = np.frombuffer(row[AUDIO_PCM], "<f4")
+            text = self._local.transcribe(pcm, row[AUDIO_PROBE]["sample_rate"])
+            return {TEXT: neutralise(text)[0] if text else text, "audio_asr_v1_cached": False}
         assert self._client is not None
         flac = encode(np.frombuffer(row[AUDIO_PCM], "<f4"), row[AUDIO_PROBE]["sample_rate"], "flac")
         try:

@@ -3,6 +3,7 @@ a re-encode found across work units, audio tokens trainer-exact per window, Ray 
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -102,6 +103,30 @@ def test_audio_tokens_are_the_processors_count_per_window(local_out: Path) -> No
         assert w["tokens_audio"] == audio_tokens(w["n_samples"], "qwen2_5_omni").tokens
         assert w["flac"][:4] == b"fLaC"
     assert sum(w["tokens_audio"] for w in windows) == sum(r["tokens_audio"] for r in accepted)
+
+
+def test_token_records_carry_the_audio_windows_and_packs_hold_them(local_out: Path) -> None:
+    accepted = {r["sample_id"]: r for r in pq.read_table(local_out / "parquet").to_pylist()}
+    records = [r for f in sorted((local_out / "tokens").glob("*.parquet")) for r in pq.read_table(f).to_pylist()]
+    layout = json.loads((local_out / "tokens" / "manifest.json").read_text())["layout"]
+    pad, bos, eos = (layout["special_ids"][k] for k in ("audio_pad", "audio_start", "audio_end"))
+    assert sorted(r["sample_id"] for r in records) == sorted(accepted)
+    for rec in records:
+        row = accepted[rec["sample_id"]]
+        audio = [s for s in rec["spans"] if s["modality"] == "audio"]
+        # One span per window, in time order, as long as the window's own trainer-exact count.
+        assert [(s["timestamp"], s["end"], s["length"]) for s in audio] == [
+            (w["start_s"], w["end_s"], w["tokens_audio"]) for w in row["audio_windows"]]
+        assert rec["n_audio"] == row["tokens_audio"] and all(s["media_index"] == 0 for s in audio)
+        ids = rec["input_ids"]
+        for s in audio:
+            assert ids[s["start"]:s["start"] + s["length"]] == [pad] * s["length"]
+            assert (ids[s["start"] - 1], ids[s["start"] + s["length"]]) == (bos, eos)
+    # The packs are built from these records: each sample's length is its record's length.
+    lengths = {r["sample_id"]: r["n_tokens"] for r in records}
+    packs = pq.read_table(next((local_out / "mixture").glob("packs-*.parquet"))).to_pylist()
+    placed = {sid: n for p in packs for sid, n in zip(p["sample_ids"], p["lengths"])}
+    assert placed == {sid: lengths[sid] for sid in placed} and set(placed) == set(lengths)
 
 
 def _tar_names(path: Path) -> list[str]:

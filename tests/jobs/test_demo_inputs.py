@@ -87,7 +87,7 @@ def test_token_records_and_packs_load_with_pyarrow_alone(runs: dict) -> None:
     manifest = json.loads((tokens / "manifest.json").read_text())
     sp, offset = manifest["layout"]["special_ids"], manifest["layout"]["image_offset"]
     accepted = pq.read_table(runs["dirty"] / "parquet", columns=["sample_id", "media"]).to_pylist()
-    assert records.num_rows == len(accepted) and manifest["schema"] == "token_record/v2"
+    assert records.num_rows == len(accepted) and manifest["schema"] == "token_record/v3"
     images = {r["sample_id"]: sum(m["kind"] == "image" for m in r["media"]) for r in accepted}
     clips: dict[str, list[dict]] = {r["sample_id"]: [] for r in accepted}  # clip records of accepted videos
     for clip in pq.read_table(runs["dirty"] / "clips", columns=["sample_id", "clip_index", "frame_ts"]).to_pylist():
@@ -95,7 +95,8 @@ def test_token_records_and_packs_load_with_pyarrow_alone(runs: dict) -> None:
     for row in records.to_pylist():
         image_spans = [s for s in row["spans"] if s["modality"] == "image"]
         assert len(image_spans) == images[row["sample_id"]] and row["n_tokens"] == len(row["input_ids"])
-        assert row["n_tokens"] == sum(row[k] for k in ("n_text", "n_image", "n_video", "n_timestamp", "n_special"))
+        assert row["n_tokens"] == sum(row[k] for k in ("n_text", "n_image", "n_video", "n_timestamp", "n_audio",
+                                                        "n_special"))
         _check_video_spans(row, clips[row["sample_id"]], sp, offset)
     with_video = [r for r in records.to_pylist() if clips[r["sample_id"]]]
     assert with_video and all(r["n_video"] > 0 and r["n_timestamp"] > 0 for r in with_video)
