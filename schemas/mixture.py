@@ -29,6 +29,7 @@ __all__ = [
     "MODALITY_AUDIO",
     "MODALITY_TEXT",
     "MODALITY_INSTRUCTION",
+    "MODALITY_DOCUMENT",
 ]
 
 # Columns other stages write that we read when present (optional inputs).
@@ -51,6 +52,7 @@ MODALITY_VIDEO = "video"
 MODALITY_AUDIO = "audio"
 MODALITY_TEXT = "text"
 MODALITY_INSTRUCTION = "instruction"
+MODALITY_DOCUMENT = "document"  # an interleaved web document (doc_tokens): text and images in reading order
 
 INSTRUCT_FIELDS: tuple[pa.Field, ...] = (
     pa.field(INSTRUCT_LLAVA, pa.string(), metadata={
@@ -65,6 +67,6 @@ INSTRUCT_FIELDS: tuple[pa.Field, ...] = (
 TOKEN_FIELDS: tuple[pa.Field, ...] = (
     pa.field(TOKENS_TEXT, pa.int64(), metadata={"doc": "text tokens (conversation or caption, chat-template overhead included)"}),
     pa.field(TOKENS_SUPERVISED, pa.int64(), metadata={"doc": "tokens with a loss: gpt turns, or the caption"}),
-    pa.field(TOKENS_TOTAL, pa.int64(), metadata={"doc": "text + image + video + audio tokens: the packed length"}),
-    pa.field(MODALITY, pa.string(), metadata={"doc": "mixture group: image_text, video, audio, text or instruction"}),
+    pa.field(TOKENS_TOTAL, pa.int64(), metadata={"doc": "text + image + video + audio tokens: the packed length (a document's: all its context windows)"}),
+    pa.field(MODALITY, pa.string(), metadata={"doc": "mixture group: image_text, video, audio, document, text or instruction"}),
 )

@@ -16,8 +16,13 @@ Audio (``tokens_audio``) is counted when ``AudioDecode`` ran (``audio_probe``), 
 each processor's own cut and padding): one audio per ``AudioSegments`` window when ``audio_windows``
 exist (each window reaches the trainer as its own clip), else the whole decoded recording.
 
+An interleaved document (``doc_tokens`` ran) is counted from its own token sequence: its text and image
+tokens are ``doc_tokens_v1_text`` and ``doc_tokens_v1_image`` (the target tokenizer's ids and the image
+placeholders in reading order), all text supervised, and its modality is ``document``; ``pack`` then
+places each of its context windows (``doc_tokens_v1_windows``) as its own sequence.
+
 ``modality`` (the mixture group): ``instruction`` when ``label_instructions`` and conversations
-exist, else ``video``, ``audio``, ``image_text`` or ``text``. Per-sample ``caps`` ({modality or "total": max
+exist, else ``document``, ``video``, ``audio``, ``image_text`` or ``text``. Per-sample ``caps`` ({modality or "total": max
 tokens}, e.g. ``{"video": 16384}``) reject a row with ``mixture_tokens_v1:over_cap``.
 """
 
@@ -38,6 +43,7 @@ from mmcurate.schemas.mixture import (
     INSTRUCT_LLAVA,
     MODALITY,
     MODALITY_AUDIO,
+    MODALITY_DOCUMENT,
     MODALITY_IMAGE_TEXT,
     MODALITY_INSTRUCTION,
     MODALITY_TEXT,
@@ -59,6 +65,7 @@ _IMAGE_MARK = "<image>"
 _AUDIO_MARK = "<audio>"  # speech QA's placeholder (synthesis); its tokens are tokens_audio, not text
 TOKENS_AUDIO = "tokens_audio"
 AUDIO_WINDOWS = "audio_windows"  # AudioSegments' column (pipeline/audio/segment_stage.py)
+DOC_TEXT, DOC_IMAGE = "doc_tokens_v1_text", "doc_tokens_v1_image"  # InterleavedTokens' columns
 
 
 @dataclass(kw_only=True)
@@ -155,7 +162,22 @@ class CountTokens(RowStage):
         (n,) = self.text_counter.count([caption])
         return n + (self.turn_overhead if caption else 0), n, False
 
+    def _document_counts(self, row: dict[str, Any]) -> dict[str, Any]:
+        text, image = int(row[DOC_TEXT]), int(row[DOC_IMAGE] or 0)
+        self._check_caps([("image", image), ("text", text), ("total", text + image), (MODALITY_DOCUMENT, text + image)])
+        return {TOKENS_IMAGE: image, TOKENS_VIDEO: 0, TOKENS_AUDIO: 0, TOKENS_TEXT: text, TOKENS_SUPERVISED: text,
+                TOKENS_TOTAL: text + image, MODALITY: MODALITY_DOCUMENT}
+
+    def _check_caps(self, counts: list[tuple[str, int]]) -> None:
+        # Pairs, not a dict: the "video" cap applies to video tokens and the "video" modality cap to totals.
+        for key, value in counts:
+            cap = self.caps.get(key)
+            if cap is not None and value > cap:
+                raise Reject("over_cap", f"{key} tokens {value} > cap {cap}")
+
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
+        if row.get(DOC_TEXT) is not None:
+            return self._document_counts(row)
         image, video = self._media_tokens(row)
         audio, windows = self._audio_tokens(row)
         text, supervised, instructed = self._text_tokens(row)
@@ -165,11 +187,8 @@ class CountTokens(RowStage):
             modality = (MODALITY_VIDEO if video else MODALITY_AUDIO if audio else
                         MODALITY_IMAGE_TEXT if image else MODALITY_TEXT)
         total = text + image + video + audio
-        for key, value in (("image", image), ("video", video), ("audio", audio), ("text", text), ("total", total),
-                           (modality, total)):
-            cap = self.caps.get(key)
-            if cap is not None and value > cap:
-                raise Reject("over_cap", f"{key} tokens {value} > cap {cap}")
+        self._check_caps([("image", image), ("video", video), ("audio", audio), ("text", text), ("total", total),
+                          (modality, total)])
         counts = {TOKENS_IMAGE: image, TOKENS_VIDEO: video, TOKENS_AUDIO: audio, TOKENS_TEXT: text,
                   TOKENS_SUPERVISED: supervised, TOKENS_TOTAL: total, MODALITY: modality}
         return {**counts, AUDIO_WINDOWS: windows} if windows is not None else counts

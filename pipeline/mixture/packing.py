@@ -51,9 +51,12 @@ PACK_SCHEMA = pa.schema([
     pa.field("shards", pa.list_(pa.string()),
              metadata={"doc": "per sample, the shard holding its tokens (or its row), relative to the output"}),
     pa.field("rows", pa.list_(pa.int64()), metadata={"doc": "per sample, its row index in that shard"}),
-], metadata={"mmcurate.schema": "pack/v1"})
+    pa.field("pieces", pa.list_(pa.int32()),
+             metadata={"doc": "per sample, which of its context windows (doc_tokens_v1_windows) the sequence is; "
+                              "null: the whole sample"}),
+], metadata={"mmcurate.schema": "pack/v2"})  # v2: pieces
 
-SHARD, ROW = "shard", "row"  # optional input columns: where each sample's record is
+SHARD, ROW, PIECE = "shard", "row", "piece"  # optional input columns: where each sample's record is, which window
 
 REJECT_SCHEMA = pa.schema([("sample_id", pa.string()), ("drop_reason", pa.string()), ("error", pa.string())])
 
@@ -126,8 +129,9 @@ def _reject_table(ids: list[str], reason: str, details: list[str]) -> pa.Table:
 
 
 def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) -> PackResult:
-    """Pack slim rows (``sample_id``, ``length_column``, optional ``repeats``, ``loss_weight`` and the
-    ``shard`` / ``row`` that locate each sample's record, which the packs then list per sample)."""
+    """Pack slim rows (``sample_id``, ``length_column``, optional ``repeats``, ``loss_weight``, the
+    ``shard`` / ``row`` that locate each sample's record and the ``piece`` (window) of a split document,
+    which the packs then list per sample)."""
     if context < 1:
         raise ValueError(f"context must be >= 1, got {context}")
     ids = np.asarray(rows.column(S.SAMPLE_ID).to_pylist(), dtype=object)
@@ -168,6 +172,7 @@ def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) 
         lists(weights[item], starts.astype(np.int32), pa.float32()) if n_bins else pa.array([], pa.list_(pa.float32())),
         pa.array(np.diff(np.concatenate([[0], cum[starts[1:] - 1]])) if n_bins else [], pa.int32()),
         *_locations(rows, item, starts.astype(np.int32), n_bins, lists),
+        _pieces(rows, item, starts.astype(np.int32), n_bins, lists),
     ], schema=PACK_SCHEMA)
     return PackResult(packs=packs, rejects=rejects, context=context)
 
@@ -181,6 +186,16 @@ def _locations(rows: pa.Table, item: np.ndarray, bounds: np.ndarray, n_bins: int
     shards = np.asarray(rows.column(SHARD).to_pylist(), dtype=object)[item]
     row_index = rows.column(ROW).to_numpy().astype(np.int64)[item]
     return [lists(shards, bounds, pa.string()), lists(row_index, bounds, pa.int64())]
+
+
+def _pieces(rows: pa.Table, item: np.ndarray, bounds: np.ndarray, n_bins: int, lists: Any) -> pa.Array:
+    """The ``pieces`` list of each pack (all null when no row is a document window)."""
+    if PIECE not in rows.column_names:
+        return pa.nulls(n_bins, pa.list_(pa.int32()))
+    if not n_bins:
+        return pa.array([], pa.list_(pa.int32()))
+    values = rows.column(PIECE).combine_chunks().take(pa.array(item))
+    return pa.ListArray.from_arrays(pa.array(bounds, pa.int32()), values)
 
 
 def pack_batches(batches: Iterable[pa.Table], context: int, length_column: str = TOKENS_TOTAL) -> Iterator[PackResult]:

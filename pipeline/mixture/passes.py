@@ -24,6 +24,7 @@ from mmcurate.pipeline.mixture.budget import BudgetConfig, balance, budget_rows
 from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
 from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
 from mmcurate.pipeline.mixture.packing import ROW, SHARD, pack_table
+from mmcurate.pipeline.mixture.pieces import document_windows, split_into_windows
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -134,6 +135,9 @@ class Pack(OutputPass):
         if weighted.num_rows == 0:
             return {"samples": 0}
         weighted, lengths = self._from_token_records(context.out_dir, weighted)
+        windows = document_windows(context.out_dir / "parquet")
+        if windows:  # a long document reaches the trainer as its context windows: each packs on its own
+            weighted = split_into_windows(weighted, windows, lengths)
         packed = pack_table(weighted.filter(pc.greater(weighted.column(REPEATS), 0)), self.context, lengths)
         summary = write_pack_shards(packed, context.out_dir / "mixture", packs_per_shard=self.packs_per_shard,
                                     config_hash=context.config_hash)

@@ -122,6 +122,32 @@ def test_interleaved_job_from_the_command_line(crawl: Path, tmp_path: Path) -> N
     check_webdataset(out, accepted[SITE + "p1.html"])
 
 
+def test_documents_are_their_own_modality_and_pack_as_their_windows(crawl: Path, tmp_path: Path) -> None:
+    # Small windows, so every page is cut at node boundaries into several.
+    out = tmp_path / "out"
+    run(crawl, out, "--local", "--set", "doc_tokens.context=128", "--set", "pack.context=256")
+    accepted = {r["sample_id"]: r for r in pq.read_table(out / "parquet").to_pylist()}
+    for row in accepted.values():
+        assert row["modality"] == "document"
+        assert row["tokens_total"] == row["doc_tokens_v1_text"] + row["doc_tokens_v1_image"] == len(
+            row["doc_tokens_v1_ids"])
+    report = json.loads((out / "mixture" / "report.json").read_text())["budget"]
+    share = next(r for r in report if r["level"] == "modality" and r["key"] == "document")
+    assert share["achieved_share"] == pytest.approx(1.0)
+    packs = pq.read_table(next((out / "mixture").glob("packs-*.parquet"))).to_pylist()
+    placed: dict[str, dict[int, int]] = {}
+    for pack in packs:
+        assert pack["tokens"] <= 256
+        for sample_id, piece, length in zip(pack["sample_ids"], pack["pieces"], pack["lengths"]):
+            assert piece not in placed.setdefault(sample_id, {})  # each window once
+            placed[sample_id][piece] = length
+    assert set(placed) == set(accepted)
+    for sample_id, row in accepted.items():
+        wins = row["doc_tokens_v1_windows"]
+        assert len(wins) >= 2 and all(w["end"] - w["start"] <= 128 for w in wins)
+        assert placed[sample_id] == {i: w["end"] - w["start"] for i, w in enumerate(wins)}
+
+
 def check_stats(out: Path, accepted: dict[str, dict]) -> None:
     """The stats report's Documents section: images and words per document, image-text similarity."""
     from mmcurate.jobs.stats.aggregate import aggregate
