@@ -67,6 +67,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "audio_dedup": ("pipeline.dedup.passes", "AudioDedup"),
     "clip_keep_top": ("filters.clip_keep_top", "ClipKeepTop"),
     "doc_frequent_images": ("pipeline.documents.frequent_pass", "DocFrequentImages"),
+    "doc_image_dedup": ("pipeline.documents.image_dedup_pass", "DocImageDedup"),
     # instructions and tokens
     "synthesize": ("pipeline.synthesis.synthesize", "SynthesizeInstructions"),
     "count_tokens": ("tokenizers.token_count", "CountTokens"),

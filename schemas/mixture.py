@@ -67,6 +67,7 @@ INSTRUCT_FIELDS: tuple[pa.Field, ...] = (
 TOKEN_FIELDS: tuple[pa.Field, ...] = (
     pa.field(TOKENS_TEXT, pa.int64(), metadata={"doc": "text tokens (conversation or caption, chat-template overhead included)"}),
     pa.field(TOKENS_SUPERVISED, pa.int64(), metadata={"doc": "tokens with a loss: gpt turns, or the caption"}),
-    pa.field(TOKENS_TOTAL, pa.int64(), metadata={"doc": "text + image + video + audio tokens: the packed length (a document's: all its context windows)"}),
+    pa.field(TOKENS_TOTAL, pa.int64(), metadata={
+        "doc": "text + image + video + audio tokens: the packed length (a document's: all its context windows)"}),
     pa.field(MODALITY, pa.string(), metadata={"doc": "mixture group: image_text, video, audio, document, text or instruction"}),
 )

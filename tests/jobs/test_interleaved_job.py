@@ -8,6 +8,7 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from e2e_support import folder_digest
@@ -23,9 +24,12 @@ TOPICS = ["river", "bridge", "harbour", "castle", "garden", "market", "station",
           "forest", "valley", "island", "canal"]
 
 
-def png(width: int, height: int, color: tuple[int, int, int]) -> bytes:
+def png(width: int, height: int, color: tuple[int, int, int], fmt: str = "PNG") -> bytes:
+    """A picture of its own: noise seeded by ``color`` over that colour (flat images share one pHash)."""
+    rng = np.random.default_rng(sum(c << (8 * i) for i, c in enumerate(color)))
+    pixels = np.clip(np.array(color) + rng.normal(0, 60, (height, width, 3)), 0, 255).astype(np.uint8)
     buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    Image.fromarray(pixels).save(buf, fmt)
     return buf.getvalue()
 
 
@@ -34,9 +38,20 @@ def paragraph(topic: str, i: int) -> str:
             f"near the {topic} still tell their children how the water rose in the night of year {1900 + i}.")
 
 
+# Copies under other URLs, placed as an extra image on a later page: the same bytes (p7 shows p4's photo)
+# and a JPEG re-encode (p5 shows p2's photo). doc_image_dedup keeps the first copy in input order.
+COPIES = {7: ("img/copy_of_4.png", 4, "PNG"), 5: ("img/copy_of_2.jpg", 2, "JPEG")}
+
+
+def photo(i: int, fmt: str = "PNG") -> bytes:
+    return png(320, 240, (10 * i, 100, 200), fmt)
+
+
 def page(i: int, *, private_image: bool = False) -> bytes:
     topic = TOPICS[i]
     extra = '<img src="http://10.1.2.3/internal.png">' if private_image else ""
+    if i in COPIES:
+        extra += f"<img src='/{COPIES[i][0]}' alt='another view'>"
     return (f"<html><head><title>{topic}</title></head><body><nav><a href='/'>Home</a></nav><article>"
             f"<p>{paragraph(topic, i)}</p><img src='/logo.png' alt='site logo'><p>{paragraph(topic, i + 50)}</p>"
             f"<img src='/img/photo{i}.png' alt='the {topic}'>{extra}<p>{paragraph(topic, i + 90)}</p>"
@@ -45,7 +60,8 @@ def page(i: int, *, private_image: bool = False) -> bytes:
 
 def make_crawl(path: Path) -> Path:
     records = [(SITE + "logo.png", png(200, 200, (200, 30, 30)), "image/png")]
-    records += [(f"{SITE}img/photo{i}.png", png(320, 240, (10 * i, 100, 200)), "image/png") for i in range(N_PAGES)]
+    records += [(f"{SITE}img/photo{i}.png", photo(i), "image/png") for i in range(N_PAGES)]
+    records += [(SITE + name, photo(of, fmt), f"image/{fmt.lower()}") for name, of, fmt in COPIES.values()]
     records += [(f"{SITE}p{i}.html", page(i, private_image=i == 3), "text/html") for i in range(N_PAGES)]
     records.append((SITE + "mirror/p0.html", page(0), "text/html"))  # a mirror of p0: a near-duplicate page
     return write_warc(path, records + hostile_pages())
@@ -113,11 +129,12 @@ def test_interleaved_job_from_the_command_line(crawl: Path, tmp_path: Path) -> N
     assert len(ds) == N_PAGES
     doc = next(d for d in ds if json.loads(d["general_metadata"])["url"] == SITE + "p1.html")
     assert doc["images"] == [None, None, SITE + "img/photo1.png", None]  # the logo is gone, order kept
-    assert doc["texts"][0].startswith("The bridge") and doc["image_bytes"][2] == png(320, 240, (10, 100, 200))
+    assert doc["texts"][0].startswith("The bridge") and doc["image_bytes"][2] == photo(1)
 
     # doc_clip scored each kept photo against its neighbouring paragraphs (score only in the packaged job).
     assert p1[3]["removed"] is None and -1 <= accepted[SITE + "p1.html"]["doc_clip_v1_scores"][3] <= 1
     assert accepted[SITE + "p1.html"]["doc_clip_v1_assigned"][3] in (2, 4)
+    check_image_copies(accepted)
     check_stats(out, accepted)
     check_webdataset(out, accepted[SITE + "p1.html"])
 
@@ -146,6 +163,22 @@ def test_documents_are_their_own_modality_and_pack_as_their_windows(crawl: Path,
         wins = row["doc_tokens_v1_windows"]
         assert len(wins) >= 2 and all(w["end"] - w["start"] <= 128 for w in wins)
         assert placed[sample_id] == {i: w["end"] - w["start"] for i, w in enumerate(wins)}
+
+
+def check_image_copies(accepted: dict[str, dict]) -> None:
+    """The same picture under another URL, in a later document: its node removed, the kept copy named."""
+    for i, (name, of, fmt) in COPIES.items():
+        doc, original = accepted[f"{SITE}p{i}.html"], accepted[f"{SITE}p{of}.html"]
+        copy = next(k for k, n in enumerate(doc["doc_nodes"]) if n["url"] == SITE + name)
+        kept = next(k for k, n in enumerate(original["doc_nodes"]) if n["url"] == f"{SITE}img/photo{of}.png")
+        assert doc["doc_nodes"][copy]["removed"] == "doc_image_dedup_v1:duplicate_image"
+        assert original["doc_nodes"][kept]["removed"] is None
+        (dup,) = doc["doc_image_dedup_v1_duplicates"]
+        assert (dup["node"], dup["duplicate_of"], dup["duplicate_of_node"]) == (copy, original["sample_id"], kept)
+        assert dup["distance"] == 0 if fmt == "PNG" else 0 <= dup["distance"] <= 4
+        assert not any(n["removed"] for n in doc["doc_nodes"] if n["url"] == f"{SITE}img/photo{i}.png")
+    # No other image is anyone's copy.
+    assert sum(len(r["doc_image_dedup_v1_duplicates"] or []) for r in accepted.values()) == len(COPIES)
 
 
 def check_stats(out: Path, accepted: dict[str, dict]) -> None:
