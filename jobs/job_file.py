@@ -34,6 +34,8 @@ class OutputSpec:
     formats: tuple[str, ...] = param(("webdataset", "parquet", "arrow"), doc="shard formats written")
     max_rows: int = param(1000, doc="rows per shard at most", ge=1)
     max_bytes: int = param(512 * 1024**2, doc="bytes per shard at most", ge=1)
+    shared_filesystem: bool = param(False, doc="a local path that every node of a cluster mounts (NFS, Lustre); "
+                                               "false: a local path on a multi-node cluster is refused")
 
     def __post_init__(self) -> None:
         from mmcurate.pipeline.sinks.formats import WRITERS
@@ -176,6 +178,7 @@ def config_hash(job: Job) -> str:
     data = resolved_data(job)
     data.pop("ray")
     data["output"].pop("path")
+    data["output"].pop("shared_filesystem")
     for item in data["inputs"]:
         if "path" in item and "://" not in str(item["path"]):
             item["path"] = str(Path(item["path"]).resolve())

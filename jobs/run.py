@@ -6,8 +6,9 @@ import logging
 from importlib.metadata import version as package_version
 from typing import Any
 
-from mmcurate.jobs.job_file import Job, resolved_data
+from mmcurate.jobs.job_file import Job, OutputSpec, resolved_data
 from mmcurate.jobs.preflight import check_output_dir, check_step_paths
+from mmcurate.jobs.typed import ConfigError
 
 __all__ = ["mmcurate_version", "preflight", "run_job"]
 
@@ -57,10 +58,26 @@ def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, us
         init_ray(address=address or job.ray.address, num_cpus=job.ray.num_cpus,
                  object_store_memory=job.ray.object_store_memory, env_vars={**fault_env(), **_store_env()},
                  progress=progress)
+        check_output_reaches_every_node(job.output)
     record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
     # run_pipeline holds the output for the run: a lock file on disk, a lease on a bucket.
     return run_pipeline(pipeline, config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
                         progress=progress, record=record, units=units)
+
+
+def check_output_reaches_every_node(output: OutputSpec) -> None:
+    """Unit writers run on every node: a local output path on a multi-node cluster would leave each node's
+    shards on its own disk. Refused (one line, before any work) unless the job says every node mounts it."""
+    from mmcurate.pipeline import fs
+    from mmcurate.pipeline.ray_session import alive_nodes
+
+    if fs.is_remote(output.path) or output.shared_filesystem:
+        return
+    nodes = alive_nodes()
+    if nodes > 1:
+        raise ConfigError(f"output.path {output.path}: a local path on a {nodes}-node cluster would scatter the "
+                          "shards over the nodes' disks; write to an object store (s3://bucket/prefix) or set "
+                          "output.shared_filesystem: true if every node mounts this path")
 
 
 def _store_env() -> dict[str, str]:

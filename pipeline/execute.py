@@ -77,9 +77,7 @@ def _iter_commits_local(pipeline: Pipeline, source: Any, stages: list[Stage], un
 
 
 def _run_output_passes(pipeline: Pipeline, out_dir: str, config_hash: str) -> dict[str, Any]:
-    from pathlib import Path
-
-    context = OutputContext(out_dir=Path(out_dir), config_hash=config_hash)
+    context = OutputContext(out_dir=str(out_dir), config_hash=config_hash)
     for step in pipeline.output_passes():
         log.info("output pass %s over the accepted shards", step.name)
         context.results[step.name] = step.run(context)

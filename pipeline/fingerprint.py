@@ -58,10 +58,28 @@ def _file_digest(path: str, size: int) -> str:
     return h.hexdigest()
 
 
+def _remote_listing(source: str) -> str:
+    """Key, size and modification time of every object at or under ``source`` (a store's listing is
+    cheap; its bytes are not): a changed, added or removed object changes the fingerprint."""
+    import pyarrow.fs as pafs
+
+    try:
+        filesystem, path = fs.resolve(source)
+        infos = [filesystem.get_file_info(path)]
+        if infos[0].type != pafs.FileType.File:
+            infos = filesystem.get_file_info(pafs.FileSelector(path, recursive=True, allow_not_found=True))
+    except OSError:  # unreachable now: the reader will say so with its own reason
+        return f"location\0{source}"
+    rows = sorted(f"{i.path}\0{i.size}\0{i.mtime_ns}" for i in infos if i.type == pafs.FileType.File)
+    return f"location\0{source}\n" + "\n".join(rows)
+
+
 def input_fingerprint(source: str) -> str:
     """A 16-hex fingerprint of one input location's content (see the module docstring)."""
     h = hashlib.sha256()
-    if fs.is_remote(source) or not os.path.exists(source):
+    if fs.is_remote(source):
+        h.update(_remote_listing(source).encode("utf-8", "surrogateescape"))
+    elif not os.path.exists(source):
         h.update(f"location\0{source}".encode())
     elif os.path.isdir(source):
         for folder, dirs, files in os.walk(source):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -152,9 +151,11 @@ def _mark(batch: pa.Table, mask: list[bool], stage: str, reason: str, details: l
 
 @dataclass(frozen=True)
 class OutputContext:
-    """What an output pass gets: the committed output folder and the job's config hash."""
+    """What an output pass gets: the committed output (a local folder or an object-store prefix: address
+    its files with ``fs.join`` and read and write them through :mod:`mmcurate.pipeline.out_files`) and the
+    job's config hash."""
 
-    out_dir: Path
+    out_dir: str
     config_hash: str
     results: dict[str, Any] = field(default_factory=dict)  # earlier output passes' summaries, by step name
 

@@ -18,7 +18,7 @@ import socket
 import tempfile
 from typing import Any
 
-__all__ = ["init_ray", "configure_data_context", "check_ray_address", "RayAddressUnreachable"]
+__all__ = ["init_ray", "alive_nodes", "configure_data_context", "check_ray_address", "RayAddressUnreachable"]
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +138,13 @@ def _cwd_not_shadowing() -> Any:
         yield
     finally:
         os.chdir(here)
+
+
+def alive_nodes() -> int:
+    """Nodes of the connected Ray cluster that are alive."""
+    import ray
+
+    return sum(1 for node in ray.nodes() if node.get("Alive"))
 
 
 def init_ray(

@@ -1,7 +1,8 @@
 """Run the test job on a simulated two-node Ray cluster (ray.cluster_utils.Cluster).
 
 Executed as a subprocess by test_cluster.py: a second Ray instance must not share the test session's
-process. Prints the node count and the funnel as JSON.
+process. Runs each job file given, in order, on the one cluster; prints the node count and, per job, its
+funnel or its one-line refusal, as JSON.
 """
 
 from __future__ import annotations
@@ -15,21 +16,27 @@ from ray.cluster_utils import Cluster
 
 from mmcurate.jobs.cli import run_job
 from mmcurate.jobs.load import load_job
+from mmcurate.jobs.typed import ConfigError
 
 
-def main(config_path: str) -> None:
+def main(config_paths: list[str]) -> None:
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "object_store_memory": 150 * 1024**2,
                                                             "include_dashboard": False})
     cluster.add_node(num_cpus=1, object_store_memory=150 * 1024**2)
     cluster.wait_for_nodes()
     try:
-        funnel = run_job(load_job(Path(config_path)), address=cluster.address, progress=False)
+        runs = []
+        for path in config_paths:
+            try:
+                runs.append({"funnel": run_job(load_job(Path(path)), address=cluster.address, progress=False)})
+            except ConfigError as exc:
+                runs.append({"error": str(exc)})
         nodes = [n for n in ray.nodes() if n["Alive"]]
-        print(json.dumps({"nodes": len(nodes), "funnel": funnel}))
+        print(json.dumps({"nodes": len(nodes), "runs": runs}, default=str))
     finally:
         ray.shutdown()
         cluster.shutdown()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1:])

@@ -9,13 +9,13 @@ audio as ``tokens_audio`` placeholders per window (``count_tokens``), never the 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
+from mmcurate.pipeline import fs
+from mmcurate.pipeline.out_files import parquet_files, parquet_leaf_paths, parquet_schema, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -26,19 +26,19 @@ __all__ = ["TokenRecords", "read_record_columns"]
 _AUDIO = ("audio_windows", "tokens_audio", "audio_probe")  # count_tokens' and audio_decode's columns
 
 
-def _read(path: Path, columns: list[str]) -> pa.Table:
+def _read(location: str, columns: list[str]) -> pa.Table:
     """``columns`` and the media items' kinds alone: the nested leaf, so no media bytes are read."""
-    file = pq.ParquetFile(path)
-    kind = next(c.path for c in file.schema if c.path.startswith(f"{S.MEDIA}.") and c.path.endswith(".kind"))
-    return file.read(columns=[*columns, kind])
+    leaves = parquet_leaf_paths(location)
+    kind = next(p for p in leaves if p.startswith(f"{S.MEDIA}.") and p.endswith(".kind"))
+    return read_parquet(location, [*columns, kind])
 
 
-def read_record_columns(files: list[Path]) -> pa.Table:
+def read_record_columns(files: list[str]) -> pa.Table:
     """The columns token records are built from; a one-line ``KeyError`` naming the missing step when
     images or video have no VQ codes, or decoded audio has no token counts."""
     from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 
-    names = set(pq.read_schema(files[0]).names)
+    names = set(parquet_schema(files[0]).names)
     vq = [c for c in (VQ_CODES, VQ_GRID, VQ_CLIP_CODES) if c in names]
     columns = [S.SAMPLE_ID, S.CAPTION, *vq, *(c for c in _AUDIO if c in names)]
     table = pa.concat_tables([_read(f, columns) for f in files], promote_options="default")
@@ -68,14 +68,14 @@ class TokenRecords(OutputPass):
         from mmcurate.tokenizers.token_records import TokenLayout, token_records, write_token_shards
         from mmcurate.tokenizers.vqvae.checkpoint import read_metadata, shipped_small
 
-        shards = context.out_dir / "parquet"
-        if not shards.exists() or not any(shards.glob("*.parquet")):
+        shards = parquet_files(context.out_dir, "parquet")
+        if not shards:
             return {"token_records": 0, "tokens": 0}
         tokenizer = load_text_tokenizer(self.text_tokenizer) if self.text_tokenizer else default_text_tokenizer()
         codebook = int(read_metadata(self.vq_checkpoint or shipped_small())["config"]["codebook_size"])
         layout = TokenLayout.from_tokenizer(tokenizer, codebook)
-        samples = read_record_columns(sorted(shards.glob("*.parquet")))
+        samples = read_record_columns(shards)
         records = token_records(samples.sort_by(S.SAMPLE_ID), tokenizer, layout)
-        manifest = write_token_shards(records, context.out_dir / "tokens", layout,
+        manifest = write_token_shards(records, fs.join(context.out_dir, "tokens"), layout,
                                       extra={"config_hash": context.config_hash})
         return {"token_records": manifest["rows"], "tokens": manifest["totals"]["n_tokens"]}

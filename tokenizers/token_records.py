@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.atomic import atomic_write
+from mmcurate.pipeline import fs
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.audio import AUDIO_PROBE
 from mmcurate.tokenizers.qwen_vl_video import QWEN_TIMESTAMP_FORMAT, qwen_timestamp_text
@@ -321,12 +321,12 @@ def token_records(table: pa.Table, tokenizer: Tokenizer, layout: TokenLayout, im
 def write_token_shards(records: pa.Table, out_dir: str | Path, layout: TokenLayout, rows_per_shard: int = 10_000,
                        prefix: str = "tokens", extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``records`` as ``<prefix>-NNNNN.parquet`` shards and ``manifest.json``; returns the manifest."""
-    out = Path(out_dir)
+    out = str(out_dir)
     shards = []
     for n, start in enumerate(range(0, max(records.num_rows, 1), rows_per_shard)):
         part = records.slice(start, rows_per_shard).cast(TOKEN_RECORD_SCHEMA)
         name = f"{prefix}-{n:05d}.parquet"
-        info = atomic_write(out / name, lambda fh, t=part: pq.write_table(t, fh, compression="zstd"))
+        info = fs.write_atomic(fs.join(out, name), lambda fh, t=part: pq.write_table(t, fh, compression="zstd"))
         sums = {k: int(pa.compute.sum(part.column(k)).as_py() or 0) for k in COUNTS}
         shards.append({"path": name, "rows": part.num_rows, "bytes": info.bytes, "sha256": info.sha256, **sums})
     manifest = {
@@ -336,5 +336,5 @@ def write_token_shards(records: pa.Table, out_dir: str | Path, layout: TokenLayo
         **(extra or {}),
     }
     text = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    atomic_write(out / "manifest.json", lambda fh: fh.write(text))
+    fs.write_atomic(fs.join(out, "manifest.json"), lambda fh: fh.write(text))
     return manifest

@@ -16,11 +16,11 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.atomic import atomic_write
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.documents.obelics import obelics_table
+from mmcurate.pipeline.out_files import name_of, parquet_files, parquet_schema, read_parquet, write_file
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -42,19 +42,18 @@ class ObelicsExport(OutputPass):
                              choices=("zstd", "snappy", "gzip", "none"))
 
     def run(self, context: OutputContext) -> dict[str, Any]:
-        shards = sorted((context.out_dir / "parquet").glob("*.parquet"))
         documents = images = files = 0
-        for shard in shards:
-            if DOC_NODES not in pads.dataset(shard, format="parquet").schema.names:
+        for shard in parquet_files(context.out_dir, "parquet"):
+            if DOC_NODES not in parquet_schema(shard).names:
                 continue  # a shard of caption pairs: nothing to export
-            rows = pq.read_table(shard, columns=_COLUMNS)
+            rows = read_parquet(shard, _COLUMNS)
             rows = rows.filter(pc.is_valid(rows.column(DOC_NODES)))
             if rows.num_rows == 0:
                 continue
             # Accepted shards carry no status column: every row in them is ok.
             table = obelics_table(rows.append_column(S.STATUS, pa.array([S.STATUS_OK] * rows.num_rows, pa.string())))
-            target = context.out_dir / OBELICS_DIR / shard.name
-            atomic_write(target, lambda fh, t=table: pq.write_table(t, fh, compression=self.compression))
+            target = fs.join(context.out_dir, OBELICS_DIR, name_of(shard))
+            write_file(target, lambda fh, t=table: pq.write_table(t, fh, compression=self.compression))
             documents += table.num_rows
             images += sum(sum(m is not None for m in row) for row in table.column("images").to_pylist())
             files += 1

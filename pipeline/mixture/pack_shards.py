@@ -3,7 +3,7 @@
 Each shard holds ``packs_per_shard`` rows of :data:`~.packing.PACK_SCHEMA` (sample ids, lengths,
 ``cu_seqlens``, loss weights per pack); a trainer's loader joins the sample ids to the sample shards
 (or to its own tokenized records) and builds attention masks / position ids from ``cu_seqlens``.
-Every file goes through :func:`~mmcurate.pipeline.atomic.atomic_write`, so a reader never sees
+Every file goes through :func:`~mmcurate.pipeline.fs.write_atomic` (local disk or a bucket), so a reader never sees
 a torn shard. The manifest (``packs_manifest.parquet``, :data:`MANIFEST_SCHEMA`) is written last and
 lists each shard with its rows, bytes and sha256; ``packs_summary.json`` records the context, counts
 and packing efficiency; ``packs_rejects.parquet`` keeps the samples that could not be packed.
@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.atomic import FileInfo, atomic_write
+from mmcurate.pipeline import fs
+from mmcurate.pipeline.fs import StoredFile
 from mmcurate.pipeline.mixture.packing import PACK_SCHEMA, PackResult
 from mmcurate.schemas.records import MANIFEST_SCHEMA
 
@@ -51,14 +52,14 @@ def write_pack_shards(result: PackResult, out_dir: Path | str, packs_per_shard: 
         raise ValueError("packs_per_shard must be >= 1")
     if fmt not in ("parquet", "arrow"):
         raise ValueError(f"fmt must be 'parquet' or 'arrow', got {fmt!r}")
-    out = Path(out_dir)
+    out = str(out_dir)
     packs = result.packs
-    infos: list[tuple[str, int, FileInfo]] = []
+    infos: list[tuple[str, int, StoredFile]] = []
     for shard, start in enumerate(range(0, packs.num_rows, packs_per_shard)):
         part = packs.slice(start, packs_per_shard)
         name = f"packs-{shard:05d}.{fmt}"
-        infos.append((name, part.num_rows, atomic_write(out / name, _writer(part, fmt))))
-    atomic_write(out / REJECTS_NAME, _writer(result.rejects, "parquet"))
+        infos.append((name, part.num_rows, fs.write_atomic(fs.join(out, name), _writer(part, fmt))))
+    fs.write_atomic(fs.join(out, REJECTS_NAME), _writer(result.rejects, "parquet"))
     manifest = pa.table({
         "unit_id": [name.split(".")[0] for name, _, _ in infos],
         "path": [name for name, _, _ in infos],
@@ -83,6 +84,6 @@ def write_pack_shards(result: PackResult, out_dir: Path | str, packs_per_shard: 
         "shards": len(infos),
     }
     text = json.dumps(summary, indent=2, sort_keys=True).encode()
-    atomic_write(out / SUMMARY_NAME, lambda fh: fh.write(text))
-    atomic_write(out / MANIFEST_NAME, _writer(manifest, "parquet"))  # last: it marks the set complete
+    fs.write_atomic(fs.join(out, SUMMARY_NAME), lambda fh: fh.write(text))
+    fs.write_atomic(fs.join(out, MANIFEST_NAME), _writer(manifest, "parquet"))  # last: it marks the set complete
     return summary

@@ -11,20 +11,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
-from mmcurate.pipeline.atomic import atomic_write
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.mixture.budget import BudgetConfig, balance, budget_rows
 from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
 from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
 from mmcurate.pipeline.mixture.packing import ROW, SHARD, pack_table
 from mmcurate.pipeline.mixture.pieces import document_windows, split_into_windows
+from mmcurate.pipeline.out_files import exists, parquet_files, parquet_schema, read_parquet, write_file
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -36,28 +35,28 @@ BALANCE_TABLE = "mixture/balance.parquet"
 _SLIM = [S.SAMPLE_ID, S.SOURCE, MODALITY, TOKENS_TOTAL, TOKENS_SUPERVISED]
 
 
-def located_rows(out_dir: Path, folder: str, columns: list[str]) -> pa.Table | None:
+def located_rows(out_dir: str, folder: str, columns: list[str]) -> pa.Table | None:
     """``columns`` of every record under ``out_dir/folder``, with the ``shard`` and ``row`` that locate it
     (None when the folder holds no Parquet shard)."""
-    files = sorted((out_dir / folder).glob("*.parquet"))
+    files = parquet_files(out_dir, folder)
     if not files:
         return None
     parts = []
     for path in files:
-        table = pq.read_table(path, columns=columns)
-        where = path.relative_to(out_dir).as_posix()
+        table = read_parquet(path, columns)
+        where = fs.relative_to(path, out_dir)
         parts.append(table.append_column(SHARD, pa.array([where] * table.num_rows, pa.string()))
                      .append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
     return pa.concat_tables(parts)
 
 
-def accepted_slim_rows(out_dir: Path) -> pa.Table:
+def accepted_slim_rows(out_dir: str) -> pa.Table:
     """The slim columns of every accepted sample, located (empty when no row was accepted)."""
-    shards = out_dir / "parquet"
-    if not shards.exists() or not any(shards.glob("*.parquet")):
+    shards = parquet_files(out_dir, "parquet")
+    if not shards:
         return pa.table({c: pa.array([], pa.string() if c in (S.SAMPLE_ID, S.SOURCE, MODALITY) else pa.int64())
                          for c in _SLIM})
-    missing = [c for c in _SLIM if c not in pads.dataset(shards, format="parquet").schema.names]
+    missing = [c for c in _SLIM if c not in parquet_schema(shards[0]).names]
     if missing:
         raise KeyError(f"the accepted shards have no {missing}: put a count_tokens step before balance/pack")
     return located_rows(out_dir, "parquet", _SLIM)
@@ -99,9 +98,9 @@ class Balance(OutputPass):
         if rows.num_rows == 0:
             return {"samples": 0}
         weighted, report = self.weighted(rows)
-        atomic_write(context.out_dir / BALANCE_TABLE, lambda fh: pq.write_table(weighted, fh))
+        write_file(fs.join(context.out_dir, BALANCE_TABLE), lambda fh: pq.write_table(weighted, fh))
         body = json.dumps({"budget": report.to_pylist()}, indent=2, sort_keys=True, default=str)
-        atomic_write(context.out_dir / "mixture" / "report.json", lambda fh: fh.write(body.encode() + b"\n"))
+        write_file(fs.join(context.out_dir, "mixture", "report.json"), lambda fh: fh.write(body.encode() + b"\n"))
         repeats = weighted.column(REPEATS)
         return {"samples": rows.num_rows, "repeated_rows": int(pc.sum(repeats).as_py() or 0)}
 
@@ -115,13 +114,13 @@ class Pack(OutputPass):
     context: int = param(8192, doc="pack length in tokens; longer samples are rejected (pack_v1:too_long)", ge=1)
     packs_per_shard: int = param(4096, doc="packs per output shard", ge=1)
 
-    def _rows(self, out_dir: Path) -> pa.Table:
-        if (out_dir / BALANCE_TABLE).exists():
-            return pq.read_table(out_dir / BALANCE_TABLE)
+    def _rows(self, out_dir: str) -> pa.Table:
+        if exists(fs.join(out_dir, BALANCE_TABLE)):
+            return read_parquet(fs.join(out_dir, BALANCE_TABLE))
         rows = accepted_slim_rows(out_dir)  # no balance step: every sample once, √-length weights
         return Balance().weighted(rows)[0] if rows.num_rows else rows
 
-    def _from_token_records(self, out_dir: Path, weighted: pa.Table) -> tuple[pa.Table, str]:
+    def _from_token_records(self, out_dir: str, weighted: pa.Table) -> tuple[pa.Table, str]:
         """One token universe: with token records written (``tokens/``), packs hold those very sequences,
         their lengths and their places; otherwise the counted lengths and the accepted shards' rows."""
         records = located_rows(out_dir, "tokens", [S.SAMPLE_ID, "n_tokens"])
@@ -135,11 +134,11 @@ class Pack(OutputPass):
         if weighted.num_rows == 0:
             return {"samples": 0}
         weighted, lengths = self._from_token_records(context.out_dir, weighted)
-        windows = document_windows(context.out_dir / "parquet")
+        windows = document_windows(parquet_files(context.out_dir, "parquet"))
         if windows:  # a long document reaches the trainer as its context windows: each packs on its own
             weighted = split_into_windows(weighted, windows, lengths)
         packed = pack_table(weighted.filter(pc.greater(weighted.column(REPEATS), 0)), self.context, lengths)
-        summary = write_pack_shards(packed, context.out_dir / "mixture", packs_per_shard=self.packs_per_shard,
+        summary = write_pack_shards(packed, fs.join(context.out_dir, "mixture"), packs_per_shard=self.packs_per_shard,
                                     config_hash=context.config_hash)
         return {"samples": weighted.num_rows,
                 **{k: summary[k] for k in summary if k in ("packs", "efficiency", "rejected")}}

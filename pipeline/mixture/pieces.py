@@ -9,12 +9,10 @@ without windows (pairs, video, audio) pass unchanged with a null ``piece``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
+from mmcurate.pipeline.out_files import parquet_schema, read_parquet
 from mmcurate.schemas import sample as S
 
 __all__ = ["PIECE", "DOC_WINDOWS", "document_windows", "split_into_windows"]
@@ -23,14 +21,13 @@ PIECE = "piece"
 DOC_WINDOWS = "doc_tokens_v1_windows"  # InterleavedTokens' column (tokenizers/interleaved_stage.py)
 
 
-def document_windows(shards: Path) -> dict[str, list[int]] | None:
-    """Window lengths per document of the accepted shards; None when no shard has windows."""
-    files = sorted(shards.glob("*.parquet"))
-    if not files or DOC_WINDOWS not in pq.read_schema(files[0]).names:
+def document_windows(files: list[str]) -> dict[str, list[int]] | None:
+    """Window lengths per document of the accepted shards (their locations); None when none has windows."""
+    if not files or DOC_WINDOWS not in parquet_schema(files[0]).names:
         return None
     out: dict[str, list[int]] = {}
     for path in files:
-        table = pq.read_table(path, columns=[S.SAMPLE_ID, DOC_WINDOWS])
+        table = read_parquet(path, [S.SAMPLE_ID, DOC_WINDOWS])
         for sample_id, wins in zip(table.column(S.SAMPLE_ID).to_pylist(), table.column(DOC_WINDOWS).to_pylist()):
             if wins:
                 out[sample_id] = [w["end"] - w["start"] for w in wins]

@@ -13,9 +13,11 @@ from __future__ import annotations
 import gzip
 import os
 import zlib
-from pathlib import Path
+from collections.abc import Iterator
 
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.readers.base import InputError
+from mmcurate.pipeline.readers.source_file import is_file, is_folder, list_source_files, open_source, source_name
 
 __all__ = ["INPUT_KINDS", "detect_input_kind"]
 
@@ -35,16 +37,16 @@ def _is_tar(head: bytes) -> bool:
 
 def _gunzip_head(path: str) -> bytes:
     try:
-        with gzip.open(path, "rb") as fh:
+        with open_source(path) as raw, gzip.GzipFile(fileobj=raw, mode="rb") as fh:
             return fh.read(1024)
     except (OSError, EOFError, zlib.error):
         return b""
 
 
 def _file_kind(path: str) -> str:
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         head = fh.read(_HEAD)
-    name = Path(path).name
+    name = source_name(path)
     if head[:2] == b"\x1f\x8b":
         inner = _gunzip_head(path)
         if _is_warc(inner):
@@ -77,24 +79,35 @@ def _file_kind(path: str) -> str:
                      f"(one of {', '.join(INPUT_KINDS)}) on this input")
 
 
-def _folder_kind(path: str) -> str:
-    tars, warcs, media, tables, seen = 0, 0, 0, 0, 0
+def _local_names(path: str) -> Iterator[str]:
+    """File names under a local folder: no hidden entries, links or special files."""
     for dirpath, dirnames, filenames in os.walk(path):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for f in filenames:
             full = os.path.join(dirpath, f)
-            if f.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
-                continue
-            seen += 1
-            lower = f.lower()
-            if lower.endswith((".tar", ".tar.gz", ".tgz")):
-                tars += 1
-            elif lower.endswith((".warc", ".warc.gz")):
-                warcs += 1
-            elif lower.endswith((".parquet", ".jsonl", ".csv", ".tsv")):
-                tables += 1
-            elif not lower.endswith((".txt", ".json")):
-                media += 1
+            if not (f.startswith(".") or os.path.islink(full) or not os.path.isfile(full)):
+                yield f
+
+
+def _remote_names(path: str) -> Iterator[str]:
+    for rel in list_source_files(path):
+        if not any(part.startswith(".") for part in rel.split("/")):
+            yield rel.rsplit("/", 1)[-1]
+
+
+def _folder_kind(path: str) -> str:
+    tars, warcs, media, tables, seen = 0, 0, 0, 0, 0
+    for f in (_remote_names(path) if fs.is_remote(path) else _local_names(path)):
+        seen += 1
+        lower = f.lower()
+        if lower.endswith((".tar", ".tar.gz", ".tgz")):
+            tars += 1
+        elif lower.endswith((".warc", ".warc.gz")):
+            warcs += 1
+        elif lower.endswith((".parquet", ".jsonl", ".csv", ".tsv")):
+            tables += 1
+        elif not lower.endswith((".txt", ".json")):
+            media += 1
         if seen >= _MAX_LISTED:
             break
     if warcs and not (tars or media or tables):
@@ -112,10 +125,23 @@ def _folder_kind(path: str) -> str:
 
 def detect_input_kind(path: str) -> str:
     """The reader kind for ``path`` (one of :data:`INPUT_KINDS`); raise :class:`InputError` when unclear."""
-    if "://" in path or path.startswith("pipe:"):
-        raise InputError(f"{path[:200]}: remote inputs are not detected; set kind on this input")
-    if os.path.isdir(path):
-        return _folder_kind(path)
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file or folder")
-    return _file_kind(path)
+    if path.startswith("pipe:") or ("://" in path and not _store_uri(path)):
+        raise InputError(f"{path[:200]}: inputs are local paths or s3://, gs://, hf:// locations; set kind on "
+                         "this input for anything else")
+    try:
+        if is_folder(path):
+            return _folder_kind(path)
+        if not is_file(path):
+            if fs.is_remote(path) and list_source_files(path):  # a prefix with objects under it
+                return _folder_kind(path)
+            raise InputError(f"{path}: no such file or folder")
+        return _file_kind(path)
+    except (OSError, fs.StoreError) as exc:  # an unreachable store or refused credentials: one line
+        raise InputError(f"{path[:200]}: cannot read it: {str(exc).splitlines()[0][:200]}") from None
+
+
+def _store_uri(path: str) -> bool:
+    try:
+        return fs.is_remote(path)
+    except fs.StoreError:
+        return False

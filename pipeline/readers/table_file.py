@@ -24,9 +24,11 @@ from typing import Any, ClassVar, Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import InputError, Reader, WorkUnit, rejected_row, sample_row
 from mmcurate.pipeline.readers.safe_path import PathRefused, default_roots, read_inside
+from mmcurate.pipeline.readers.source_file import open_source, parquet_source, read_beside
 from mmcurate.pipeline.readers.table_formats import (
     RaggedRow,
     plan_delimited,
@@ -92,7 +94,8 @@ class TableFileReader(Reader):
         if self.url_column is not None or not units or "file_error" in units[0]:
             return
         if self._format() == "parquet":
-            columns = pq.read_schema(self.path).names
+            with open_source(self.path) as fh:
+                columns = pq.read_schema(fh).names
         else:
             columns = list(dict.fromkeys(k for r in self._records(units[0]) if isinstance(r, dict) for k in r))
         if self.image_column in columns:
@@ -115,7 +118,7 @@ class TableFileReader(Reader):
                 return [{"file_error": f"not a readable Parquet file: {str(exc)[:300]}"}]
             return [{"start": s, "count": min(self.unit_rows, n - s)} for s in range(0, n, self.unit_rows)]
         units, offset, count, start = [], 0, 0, 0
-        with open(self.path, "rb") as fh:
+        with open_source(self.path) as fh:
             for line in fh:
                 if count == 0:
                     start = offset
@@ -139,7 +142,7 @@ class TableFileReader(Reader):
             return table.to_pylist()
         out: list[dict[str, Any] | Exception] = []
         codec = "utf-8-sig" if self.encoding.lower().replace("_", "-") in ("utf-8", "utf8") else self.encoding
-        with open(self.path, "rb") as fh:
+        with open_source(self.path) as fh:
             fh.seek(spec["offset"])
             for _ in range(spec["count"]):
                 line = fh.readline()
@@ -161,6 +164,12 @@ class TableFileReader(Reader):
             raise TypeError(f"image field is {type(value).__name__}, expected bytes or str")
         if self.image_encoding == "base64":
             return base64.b64decode(value, validate=True)
+        if fs.is_remote(self.path):
+            try:
+                return read_beside(self.path, value, self.max_file_bytes)
+            except ValueError as exc:
+                code, _, detail = str(exc).partition(": ")
+                raise PathRefused(code, detail) from None
         roots = default_roots(self.path, self.allowed_roots)
         return read_inside(value, Path(self.path).parent, roots, self.max_file_bytes)
 
@@ -210,7 +219,7 @@ class TableFileReader(Reader):
 
 def _parquet_rows(path: str) -> int:
     """Row count from the footer, after checking the ``PAR1`` magic at both ends."""
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         head = fh.read(4)
         fh.seek(0, 2)
         size = fh.tell()
@@ -218,11 +227,12 @@ def _parquet_rows(path: str) -> int:
         tail = fh.read(4)
     if head != b"PAR1" or tail != b"PAR1":
         raise OSError(f"{path}: no PAR1 magic at both ends")
-    return pq.ParquetFile(path).metadata.num_rows
+    return pq.ParquetFile(parquet_source(path)).metadata.num_rows
+
 
 def _read_parquet_rows(path: str, start: int, count: int) -> pa.Table:
     """Rows [start, start+count) reading only the row groups that overlap them."""
-    pf = pq.ParquetFile(path)
+    pf = pq.ParquetFile(parquet_source(path))
     groups, first_row, row = [], None, 0
     for g in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(g).num_rows

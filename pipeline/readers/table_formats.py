@@ -22,6 +22,7 @@ import json
 from typing import Any
 
 from mmcurate.pipeline.readers.base import InputError
+from mmcurate.pipeline.readers.source_file import open_source
 
 __all__ = ["plan_delimited", "read_delimited", "plan_json_array", "read_json_array", "RaggedRow"]
 
@@ -68,7 +69,7 @@ def plan_delimited(path: str, unit_rows: int, delimiter: str, encoding: str) -> 
     columns: list[str] | None = None
     offset, start, count, record_start, line_no, inside = 0, 0, 0, 0, 0, False
     header = ""
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         for line in fh:
             line_no += 1
             text = _decode(path, line, encoding, line_no)
@@ -109,7 +110,7 @@ def plan_delimited(path: str, unit_rows: int, delimiter: str, encoding: str) -> 
 
 def read_delimited(path: str, spec: dict[str, Any], delimiter: str, encoding: str) -> list[dict[str, Any] | Exception]:
     """The unit's records as {column: text or None}; a ragged record is a :class:`RaggedRow`."""
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         fh.seek(spec["start_byte"])
         text = fh.read(spec["end_byte"] - spec["start_byte"]).decode(encoding)
     columns: list[str] = spec["columns"]
@@ -152,7 +153,7 @@ def _elements(text: str, pos: int) -> Any:
 
 
 def _read_text(path: str, encoding: str) -> str:
-    with open(path, "rb") as fh:
+    with open_source(path) as fh:
         raw = fh.read()
     try:
         return raw.decode("utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding)

@@ -27,6 +27,7 @@ Accounting (how a caller counts every input):
 
 from __future__ import annotations
 
+import io
 import re
 import tarfile
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.readers.magic import HEAD_BYTES, wrong_magic
 
 __all__ = ["TarLimits", "TarSample", "ShardError", "open_shard", "iter_tar_samples"]
@@ -98,8 +100,11 @@ class ShardError(Exception):
 
 
 def open_shard(source: str | Path) -> BinaryIO:
-    """Open a local shard file; any ``scheme:`` (``pipe:``, ``file:``, ``http:``) is refused."""
+    """Open a shard on local disk or an object store (``s3://``, ``gs://``, ``hf://``, streamed); any other
+    ``scheme:`` (``pipe:``, ``file:``, ``http:``) is refused: a tar list must not run commands or fetch URLs."""
     text = str(source)
+    if text.split("://", 1)[0].lower() in fs.REMOTE_SCHEMES and "://" in text:
+        return io.BufferedReader(fs.open_input_stream(text), 1 << 20)  # type: ignore[arg-type]
     if _SCHEME_RE.match(text):
         raise ShardError("scheme_not_allowed", f"refusing {text.split(':', 1)[0]}: source")
     return open(text, "rb")

@@ -4,7 +4,7 @@ The hostile-input rules live in :mod:`mmcurate.pipeline.readers.tar_stream`; thi
 :class:`TarSample` records into sample rows (image member -> media, ``txt`` -> caption, ``json`` ->
 metadata) and a shard-level failure (truncated, corrupt, a member or byte bomb) into one rejected row
 for the rest of the shard, after the samples that came before it. Input is a tar, a folder of tars, or
-a list of tars; ``pipe:`` and other URL schemes are refused by ``open_shard``.
+a list of tars, on local disk or an object store; ``pipe:`` and other URL schemes are refused by ``open_shard``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.identity import decode_caption_bytes
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
+from mmcurate.pipeline.readers.source_file import is_file, list_source_files
 from mmcurate.pipeline.readers.tar_stream import (
     IMAGE_SUFFIXES,
     ShardError,
@@ -62,6 +64,11 @@ class WebDatasetReader(Reader):
                                    **{k: v for k, v in knobs.items() if v is not None})
 
     def plan(self) -> list[dict[str, Any]]:
+        if _store(self.path):  # a tar object, or a prefix of them, on an object store
+            if is_file(self.path):
+                return [{"tar": self.path}]
+            return [{"tar": fs.join(self.path, rel)} for rel in list_source_files(self.path)
+                    if ".tar" in rel.rsplit("/", 1)[-1] and not rel.rsplit("/", 1)[-1].startswith(".")]
         root = Path(self.path)
         if "://" in self.path or self.path.startswith("pipe:"):
             return [{"tar": self.path}]  # open_shard refuses it at read time, as a recorded reject
@@ -141,3 +148,10 @@ class _Chunks:
         table = pa.concat_tables(self.tables) if self.tables else to_table([], SAMPLE_SCHEMA)
         index = table.schema.get_field_index("unit_rows")
         return table.set_column(index, table.schema.field(index), pa.array([self.count] * self.count, pa.int64()))
+
+
+def _store(path: str) -> bool:
+    try:
+        return fs.is_remote(path)
+    except fs.StoreError:  # another scheme: refused by open_shard at read time, as a recorded reject
+        return False

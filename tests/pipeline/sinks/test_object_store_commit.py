@@ -1,7 +1,7 @@
 """The commit protocol on a real S3 server: the same job writes the same bytes to S3 as to local disk.
 
-In-process (``use_ray=False``) runs of the packaged image-text job on a small generated folder; dedup
-and the mixture are off: they still write through local paths (``dedup/job_pass.py``, ``jobs/mixture.py``).
+In-process (``use_ray=False``) runs of the packaged image-text job on a small generated folder, with its
+dedup pass and its mixture output steps (their decisions, balance table and packs go to the bucket too).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 import pytest
-from e2e_support import MIXTURE, NO_MODELS, folder_digest, job_dict, make_small_input
+from e2e_support import NO_MODELS, folder_digest, job_dict, make_small_input
 
 from mmcurate.jobs.cli import run_job
 from mmcurate.jobs.job_file import resolve
@@ -20,7 +20,7 @@ from mmcurate.pipeline.manifest import JOURNAL, Manifest
 
 
 def _config(input_dir: Path, output: str):  # noqa: ANN202
-    raw = job_dict(input_dir, Path("unused"), drop=NO_MODELS + MIXTURE + ("dedup",))
+    raw = job_dict(input_dir, Path("unused"), drop=NO_MODELS)
     raw["output"].update(path=output, formats=["webdataset", "parquet"])
     return resolve(raw)
 
@@ -46,6 +46,8 @@ def test_s3_output_is_byte_identical_to_local(small_input: Path, tmp_path: Path,
     assert funnel["units"] >= 3
     expected = folder_digest(local)
     assert _store_digest(remote) == expected  # every object, same key, same bytes; no _commits/ left
+    assert {"mixture/balance.parquet", "mixture/packs_manifest.parquet"} <= set(expected)
+    assert any(k.startswith("passes/") for k in expected)  # the dedup decision, on the bucket too
     assert not (local / "s3:").exists()
 
 
