@@ -40,7 +40,7 @@ def read_record_columns(files: list[str]) -> pa.Table:
 
     names = set(parquet_schema(files[0]).names)
     vq = [c for c in (VQ_CODES, VQ_GRID, VQ_CLIP_CODES) if c in names]
-    columns = [S.SAMPLE_ID, S.CAPTION, *vq, *(c for c in _AUDIO if c in names)]
+    columns = [S.SAMPLE_ID, S.CAPTION, *vq, *(c for c in (*_AUDIO, "doc_nodes") if c in names)]
     table = pa.concat_tables([_read(f, columns) for f in files], promote_options="default")
     items = pc.list_flatten(table.column(S.MEDIA).combine_chunks())
     kinds = set(pc.unique(pc.struct_field(items, "kind")).to_pylist())

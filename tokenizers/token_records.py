@@ -45,6 +45,7 @@ import pyarrow.parquet as pq
 from mmcurate.pipeline import fs
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.audio import AUDIO_PROBE
+from mmcurate.schemas.document import DOC_NODES
 from mmcurate.tokenizers.qwen_vl_video import QWEN_TIMESTAMP_FORMAT, qwen_timestamp_text
 from mmcurate.tokenizers.text import encode_texts
 from mmcurate.tokenizers.token_count import AUDIO_WINDOWS, TOKENS_AUDIO
@@ -299,17 +300,23 @@ def audio_spans(row: dict[str, Any]) -> list[AudioSpan]:
 
 def token_records(table: pa.Table, tokenizer: Tokenizer, layout: TokenLayout, image_first: bool = True) -> pa.Table:
     """Token records of the ``ok`` rows of a sample table: VQ codes of images and video clips
-    (``VQTokenize``), audio placeholders per window (``CountTokens``), the caption's text ids.
+    (``VQTokenize``), audio placeholders per window (``CountTokens``), the caption's text ids; a document
+    (``doc_nodes``) as its text and image codes in reading order (:mod:`.document_records`).
 
     ``media`` may hold only each item's ``kind`` (what the audio needs), so the bytes need not be read."""
+    from mmcurate.tokenizers.document_records import document_record
+
     rows = table.select([c for c in (S.SAMPLE_ID, S.CAPTION, S.STATUS, S.MEDIA, VQ_CODES, VQ_GRID, VQ_CLIP_CODES,
-                                     AUDIO_WINDOWS, TOKENS_AUDIO, AUDIO_PROBE)
+                                     AUDIO_WINDOWS, TOKENS_AUDIO, AUDIO_PROBE, DOC_NODES)
                          if c in table.column_names]).to_pylist()
     rows = [r for r in rows if r.get(S.STATUS, S.STATUS_OK) == S.STATUS_OK]
     texts = encode_texts(tokenizer, [r.get(S.CAPTION) for r in rows])
     stamps = timestamp_encoder(tokenizer)
     out = []
     for row, text_ids in zip(rows, texts):
+        if row.get(DOC_NODES) is not None:
+            out.append(document_record(row, tokenizer, layout))
+            continue
         images = [(codes, g["h"], g["w"], i) for i, (codes, g) in
                   enumerate(zip(row.get(VQ_CODES) or [], row.get(VQ_GRID) or [])) if codes is not None]
         clips = [ClipCodes.from_row(c) for c in row.get(VQ_CLIP_CODES) or [] if c is not None]

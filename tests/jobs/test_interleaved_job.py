@@ -165,6 +165,38 @@ def test_documents_are_their_own_modality_and_pack_as_their_windows(crawl: Path,
         assert placed[sample_id] == {i: w["end"] - w["start"] for i, w in enumerate(wins)}
 
 
+def test_token_records_of_documents_follow_reading_order(crawl: Path, tmp_path: Path) -> None:
+    from mmcurate.jobs.yaml_safe import load_yaml
+    from mmcurate.tokenizers.text import default_text_tokenizer
+
+    job = load_yaml(default_job_path("interleaved.yaml"))
+    at = next(i for i, s in enumerate(job["steps"]) if s["use"] == "doc_tokens")
+    job["steps"][at + 1:at + 1] = [{"use": "vq_tokenize"}]
+    job["steps"].append({"use": "token_records"})
+    (tmp_path / "job.yaml").write_text(json.dumps(job))
+    out = tmp_path / "out"
+    run(crawl, out, "--local", job=tmp_path / "job.yaml")
+    accepted = rows_by_url(out / "parquet")
+    records = {r["sample_id"]: r for f in sorted((out / "tokens").glob("*.parquet")) for r in pq.read_table(f).to_pylist()}
+    layout = json.loads((out / "tokens" / "manifest.json").read_text())["layout"]
+    tokenizer = default_text_tokenizer()
+    assert set(records) == {r["sample_id"] for r in accepted.values()}
+    for row in accepted.values():
+        rec = records[row["sample_id"]]
+        live = [n for n in row["doc_nodes"] if n["removed"] is None and (n["kind"] == "text" or n["media_index"] is not None)]
+        assert [s["modality"] for s in rec["spans"]] == [n["kind"] for n in live]  # reading order, logo gone
+        ids = rec["input_ids"]
+        for node, span in zip(live, rec["spans"]):
+            got = ids[span["start"]:span["start"] + span["length"]]
+            if node["kind"] == "text":
+                assert got == tokenizer.encode(node["text"], add_special_tokens=False).ids
+            else:
+                assert span["media_index"] == node["media_index"]
+                assert got == [layout["image_offset"] + c for c in row["vq_codes"][node["media_index"]]]
+        assert rec["n_tokens"] == len(ids) and ids[-1] == layout["special_ids"]["eos"]
+    assert sum(r["n_image"] > 0 for r in records.values()) == len(records)  # every page keeps its photo's codes
+
+
 def check_image_copies(accepted: dict[str, dict]) -> None:
     """The same picture under another URL, in a later document: its node removed, the kept copy named."""
     for i, (name, of, fmt) in COPIES.items():
