@@ -42,6 +42,11 @@ EXEMPT = {
         "tests/jobs/test_demo_inputs.py and tests/test_end_to_end.py run its inputs and job",
     "mmcurate run job.yaml --address ray://head:10001":
         "needs a Ray cluster at ray://head:10001; tests/test_cluster.py runs a job through --address",
+    "mmcurate run --input s3://raw/photos --output s3://curated/run1":
+        "needs the user's bucket; tests/pipeline/readers/test_remote_inputs.py runs inputs and outputs on a real S3 "
+        "server (SeaweedFS on 127.0.0.1)",
+    "mmcurate run job.yaml --input s3://raw/pairs.parquet --output s3://curated/pairs":
+        "needs the user's bucket; tests/pipeline/readers/test_remote_inputs.py reads a Parquet table from S3",
     "mmcurate train-vqvae --builtin-data /tmp/vq_data --out tokenizers/assets/vqvae_small --codebook-size 512 "
     "--steps 3000 --batch-size 32 --threads 1 --fp16 --eval-every 500":
         "17 minutes of training that overwrites the shipped tokenizer; tests/tokenizers/vqvae cover it",
