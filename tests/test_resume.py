@@ -101,3 +101,34 @@ def test_changed_config_is_refused_unless_overwrite(small_input: Path, ray_sessi
     code, out = _run(["run", str(cfg), "--address", ray_session, "--set", "image_decode.min_side=40", "--overwrite"])
     assert code == 0, out[-3000:]
     assert "image_decode_v1:too_small" in out
+
+
+@pytest.mark.parametrize("fault", ["driver_before_commit:u00-000001", "writer_before_rename:u00-000002"])
+def test_sigkill_with_the_output_on_s3_then_resume(fault: str, small_input: Path, reference: dict[str, str],
+                                                   ray_session: str, s3_bucket: str, tmp_path: Path) -> None:
+    """The same kills with the output on a real S3 server: a dead driver leaves units whose commit
+    records exist and one whose record does not; a dead writer dies before its PUT. The rerun takes over
+    the dead driver's lease and finishes with the objects, key for key and byte for byte, of a local run."""
+    import hashlib
+
+    import yaml
+
+    from mmcurate.pipeline import fs
+
+    out = f"s3://{s3_bucket}/curated"
+    cfg = write_job_yaml(tmp_path / "job.yaml", small_input, tmp_path / "unused")
+    data = yaml.safe_load(cfg.read_text())
+    data["output"]["path"] = out
+    cfg.write_text(yaml.safe_dump(data))
+    env = {"MMCURATE_FAULT": fault, "MMCURATE_FAULT_MARKER": str(tmp_path / "fault.marker")}
+    code, log = _run(["run", str(cfg), "--address", ray_session], env)
+    assert (tmp_path / "fault.marker").exists(), log[-2000:]
+    if fault.startswith("driver"):
+        assert code == -signal.SIGKILL
+        assert not fs.exists(fs.join(out, "manifest.parquet"))  # the run was not finished
+        code, log = _run(["run", str(cfg), "--address", ray_session])
+        assert "resumed" in log
+    assert code == 0, log[-3000:]
+    stored = {fs.relative_to(loc, out): hashlib.sha256(fs.read_bytes(loc)).hexdigest() for loc in fs.list_files(out)
+              if not loc.endswith("/job.json")}
+    assert stored == reference  # nothing missing, nothing extra: no commit records, temp or stray objects left
