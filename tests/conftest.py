@@ -40,11 +40,13 @@ def s3_server():  # noqa: ANN201 - tests/s3_server.py's S3Server
 
 
 @pytest.fixture()
-def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch) -> str:  # noqa: ANN001
+def s3_bucket(s3_server, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:  # noqa: ANN001
     """A fresh, empty bucket per test, with the AWS_* variables pointing at the server."""
     for key, value in s3_server.env().items():
         monkeypatch.setenv(key, value)
-    return s3_server.create_bucket()
+    name = s3_server.create_bucket()
+    yield name
+    s3_server.delete_bucket(name)
 
 
 @pytest.fixture()

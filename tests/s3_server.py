@@ -76,7 +76,7 @@ class S3Server:
         args = [weed_binary(), f"-logdir={self.root}", "mini", f"-dir={self.root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                 "-webdav=false", "-admin.ui=false", "-master.telemetry=false", f"-s3.config={config}",
                 # Small volumes: the default (1 GiB each, sized from free disk) is meant for real data.
-                "-master.volumeSizeLimitMB=64", "-volume.max=8", "-volume.preStopSeconds=0"]
+                "-master.volumeSizeLimitMB=64", "-volume.max=16", "-volume.preStopSeconds=0"]
         args += [f"-{name}={port}" for name, port in ports.items()]
         (self.root / "data").mkdir(exist_ok=True)
         self._log = open(self.root / "weed.log", "wb")  # noqa: SIM115 - closed in stop()
@@ -115,6 +115,16 @@ class S3Server:
         name = name or f"b-{uuid.uuid4().hex[:12]}"
         self.client().create_bucket(Bucket=name)
         return name
+
+    def delete_bucket(self, name: str) -> None:
+        """Remove every object, then the bucket: SeaweedFS frees the bucket's volumes (its collection), which
+        a run of many tests on one small server would otherwise exhaust (``InternalError`` on PUT)."""
+        client = self.client()
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=name):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                client.delete_objects(Bucket=name, Delete={"Objects": keys})
+        client.delete_bucket(Bucket=name)
 
     def env(self) -> dict[str, str]:
         """The standard AWS variables that point any S3 client (ours, Ray workers') at this server."""
