@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from mmcurate.jobs.stats.hist import Histogram, Histogram2D, Range
 from mmcurate.jobs.stats.layout import OutputFolder, track
@@ -33,6 +32,7 @@ from mmcurate.jobs.stats.metrics import (
 from mmcurate.jobs.stats.quantiles import Quantiles
 from mmcurate.jobs.stats.thresholds import job_thresholds
 from mmcurate.jobs.stats.tokens import Tokens, TokenTally, budget_targets
+from mmcurate.pipeline import fs
 from mmcurate.schemas import sample as S
 
 __all__ = ["Distribution", "Funnel", "Summary", "aggregate"]
@@ -99,9 +99,9 @@ class Summary:
 
 
 def _manifest_funnel(folder: OutputFolder) -> Funnel | None:
-    if not folder.stats_path.exists():
+    if not fs.exists(folder.stats_path):
         return None
-    stats = pq.read_table(folder.stats_path, columns=["status", "reason", "count"])
+    stats = folder.read_table(folder.stats_path, ["status", "reason", "count"])
     grouped = stats.group_by(["status", "reason"], use_threads=False).aggregate([("count", "sum")])
     accepted = pc.sum(pc.filter(grouped["count_sum"], pc.equal(grouped["status"], S.STATUS_OK))).as_py() or 0
     rejected = grouped.filter(pc.equal(grouped["status"], S.STATUS_REJECTED))
@@ -267,12 +267,11 @@ def _stage_name(use: str) -> str | None:
 
 def _duplicate_of(folder: OutputFolder) -> pa.Table | None:
     """``duplicate_of`` of every row a dedup step removed, over all of the job's pass decisions."""
-    root = folder.removals_path
-    files = sorted(root.glob("*.parquet")) if root.is_dir() else ([root] if root.is_file() else [])
     parts = []
-    for path in files:
-        if "duplicate_of" in pq.read_schema(path).names:
-            table = pq.read_table(path, columns=["duplicate_of"])
+    for path in folder.removal_files():
+        schema = folder.schema_of([path])
+        if schema is not None and "duplicate_of" in schema.names:
+            table = folder.read_table(path, ["duplicate_of"])
             parts.append(table.filter(pc.is_valid(table.column("duplicate_of"))))
     return pa.concat_tables(parts) if parts else None
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from mmcurate.jobs.terminal import inert
 
@@ -89,7 +88,7 @@ def _stats(args: argparse.Namespace) -> int:
     summary = aggregate(folder, thresholds=thresholds, targets=targets, progress=not args.no_progress)
     accepted = accepted_cards(folder, summary.score_columns, args.samples)
     rejected = rejected_cards(folder, list(summary.funnel.reasons), args.per_reason)
-    path = Path(args.report) if args.report else folder.root / "report.html"
+    path = args.report or folder.path("report.html")  # beside the shards, on disk or in the bucket
     write_report(path, render_html(summary, accepted, rejected))
     seconds = time.monotonic() - started
     rows = summary.recount_accepted + sum(summary.recount_reasons.values())

@@ -29,6 +29,7 @@ from mmcurate.jobs.stats.export_formats import llava_records, write_hf_parquet
 from mmcurate.jobs.stats.inspect import ROW, filtered_rows, known_columns
 from mmcurate.jobs.stats.layout import OutputFolder
 from mmcurate.jobs.stats.where import parse_where
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.atomic import FileInfo, atomic_write, remove_temp_files
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE, Manifest
 from mmcurate.pipeline.sinks.formats import EXTENSIONS, WRITERS
@@ -109,7 +110,7 @@ def export(
     if shard_size < 1:
         raise ValueError("--shard-size must be at least 1")
     out = Path(out)
-    if out.resolve() == folder.root.resolve():
+    if not fs.is_remote(folder.root) and out.resolve() == Path(folder.root).resolve():
         raise ValueError("export into the folder it reads from would overwrite its shards")
     if any((out / name).exists() for name in (MANIFEST_TABLE, JOURNAL, *_OUTPUTS[fmt])):
         if not overwrite:
@@ -128,7 +129,7 @@ def export(
         raise FileNotFoundError(f"{folder.root}: no Parquet or Arrow shards to export")
     compiled = parse_where(where, known_columns(schema)) if where else None
     identity = {
-        "source": str(folder.root.resolve()),
+        "source": folder.root if fs.is_remote(folder.root) else str(Path(folder.root).resolve()),
         "source_config_hash": folder.job.get("config_hash"),
         "format": fmt,
         "shard_size": shard_size,

@@ -6,19 +6,24 @@ which also projects *nested* leaves (``media.list.element.width`` reads widths w
 bytes), so memory stays bounded by one batch whatever the row count. Accepted rows are read from the
 Parquet shards; when a job wrote only Arrow IPC streams those are read batch by batch instead
 (projection there is by top-level column). WebDataset-only folders cannot be scanned column-wise.
+
+The folder may be an object-store prefix (``s3://bucket/run1``): files are then locations read through
+pyarrow's filesystems, and a Parquet projection is a set of ranged GETs of the columns asked for, so
+``stats``/``inspect``/``export`` of a bucket read the same bytes they would read on disk.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline import fs
 from mmcurate.pipeline.atomic import TMP_MARK
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE
 
@@ -44,87 +49,110 @@ class Batch:
     data: pa.RecordBatch
 
 
-def _files(root: Path, sub: str, ext: str) -> list[Path]:
-    folder = root / sub
-    if not folder.is_dir():
-        return []
-    return sorted(p for p in folder.glob(f"*.{ext}") if TMP_MARK not in p.name)
+def _files(root: str, sub: str, ext: str) -> list[str]:
+    """Locations of the ``*.ext`` files directly in ``root/sub``, sorted (temp files left out)."""
+    found = fs.list_files(fs.join(root, sub), recursive=False)
+    return [loc for loc in found if loc.endswith(f".{ext}") and TMP_MARK not in loc.rsplit("/", 1)[-1]]
+
+
+def _random_access(location: str) -> pa.NativeFile:
+    """A seekable file: memory-mapped on disk, pyarrow's ranged reader on a store."""
+    if not fs.is_remote(location):
+        return pa.memory_map(location)
+    filesystem, path = fs.resolve(location)
+    return filesystem.open_input_file(path)
+
+
+def _parquet(location: str) -> pq.ParquetFile:
+    return pq.ParquetFile(location if not fs.is_remote(location) else _random_access(location))
+
+
+def _has_files(location: str) -> bool:
+    return bool(fs.list_files(location, recursive=False))
 
 
 @dataclass
 class OutputFolder:
     """An mmcurate output folder (``README.md``, "Output layout"), opened read-only."""
 
-    root: Path
+    root: str  # a local folder (absolute) or an object-store prefix
     job: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, path: str | Path) -> OutputFolder:
-        root = Path(path)
-        if not root.is_dir():
+    def open(cls, path: str | os.PathLike[str]) -> OutputFolder:
+        text = os.fspath(path)
+        root = text.rstrip("/") if fs.is_remote(text) else os.path.abspath(text)
+        if not fs.is_remote(root) and not os.path.isdir(root):
             raise FileNotFoundError(f"{root}: not an output folder")
-        if (
-            not (root / JOB_FILE).exists()
-            and not (root / "parquet").is_dir()
-            and not (root / "arrow").is_dir()
-        ):
+        job_file = fs.join(root, JOB_FILE)
+        has_job = fs.exists(job_file)
+        if not has_job and not _has_files(fs.join(root, "parquet")) and not _has_files(fs.join(root, "arrow")):
             raise FileNotFoundError(
                 f"{root}: no job.json, parquet/ or arrow/ (is this an mmcurate output folder?)"
             )
-        job = json.loads((root / JOB_FILE).read_text()) if (root / JOB_FILE).exists() else {}
+        job = json.loads(fs.read_bytes(job_file)) if has_job else {}
         return cls(root=root, job=job)
 
+    def path(self, *parts: str) -> str:
+        """The location of ``parts`` under the output."""
+        return fs.join(self.root, *parts)
+
     # -- which files --------------------------------------------------------------------------
-    def shard_files(self) -> list[Path]:
+    def shard_files(self) -> list[str]:
         return _files(self.root, "parquet", "parquet") or _files(self.root, "arrow", "arrow")
 
-    def reject_files(self) -> list[Path]:
+    def reject_files(self) -> list[str]:
         return _files(self.root, "rejects", "parquet")
 
-    def clip_files(self) -> list[Path]:
+    def clip_files(self) -> list[str]:
         return _files(self.root, "clips", "parquet")
 
-    @property
-    def removals_path(self) -> Path:
-        return self.root / REMOVALS_PATH
+    def removal_files(self) -> list[str]:
+        """The job's set-level decisions (``passes/*.parquet``)."""
+        return _files(self.root, REMOVALS_PATH, "parquet")
 
     @property
-    def stats_path(self) -> Path:
-        return self.root / STATS_TABLE
+    def stats_path(self) -> str:
+        return self.path(STATS_TABLE)
 
     @property
-    def manifest_path(self) -> Path:
-        return self.root / MANIFEST_TABLE
+    def manifest_path(self) -> str:
+        return self.path(MANIFEST_TABLE)
 
     @property
-    def journal_path(self) -> Path:
-        return self.root / JOURNAL
+    def journal_path(self) -> str:
+        return self.path(JOURNAL)
 
     # -- schemas and sizes ---------------------------------------------------------------------
     @staticmethod
-    def schema_of(files: Sequence[Path]) -> pa.Schema | None:
+    def schema_of(files: Sequence[str]) -> pa.Schema | None:
         if not files:
             return None
-        if files[0].suffix == ".arrow":
-            with pa.memory_map(str(files[0])) as source:
+        if files[0].endswith(".arrow"):
+            with _random_access(files[0]) as source:
                 return pa.ipc.open_stream(source).schema
-        return pq.read_schema(files[0])
+        return _parquet(files[0]).schema_arrow
 
     @staticmethod
-    def count_rows(files: Sequence[Path]) -> int:
+    def count_rows(files: Sequence[str]) -> int:
         """Rows from Parquet footers (no data read); Arrow streams are counted batch by batch."""
         total = 0
         for path in files:
-            if path.suffix == ".arrow":
-                with pa.memory_map(str(path)) as source:
+            if path.endswith(".arrow"):
+                with _random_access(path) as source:
                     total += sum(b.num_rows for b in pa.ipc.open_stream(source))
             else:
-                total += pq.ParquetFile(path).metadata.num_rows
+                total += _parquet(path).metadata.num_rows
         return total
+
+    @staticmethod
+    def read_table(location: str, columns: Sequence[str] | None = None) -> pa.Table:
+        """A whole (small) Parquet table of the output: ``stats.parquet``, a pass decision."""
+        return _parquet(location).read(columns=list(columns) if columns is not None else None)
 
     # -- the scan ------------------------------------------------------------------------------
     def scan(
-        self, files: Sequence[Path], columns: Sequence[str] | None, batch_rows: int = BATCH_ROWS
+        self, files: Sequence[str], columns: Sequence[str] | None, batch_rows: int = BATCH_ROWS
     ) -> Iterator[Batch]:
         """Batches of ``files`` with only ``columns`` (dotted Parquet paths allowed; None: all).
 
@@ -132,18 +160,18 @@ class OutputFolder:
         on the schema but a rejects-only or empty unit may lack a stage's columns.
         """
         for path in files:
-            rel = str(path.relative_to(self.root))
+            rel = fs.relative_to(path, self.root)
             offset = 0
-            if path.suffix == ".arrow":
+            if path.endswith(".arrow"):
                 tops = None if columns is None else list(dict.fromkeys(c.split(".")[0] for c in columns))
-                with pa.memory_map(str(path)) as source:
+                with _random_access(path) as source:
                     for batch in pa.ipc.open_stream(source):
                         if tops is not None:
                             batch = batch.select([c for c in tops if c in batch.schema.names])
                         yield Batch(rel, offset, batch)
                         offset += batch.num_rows
                 continue
-            parquet = pq.ParquetFile(path)
+            parquet = _parquet(path)
             wanted = None if columns is None else _present(parquet.schema_arrow, columns)
             for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted, use_threads=True):
                 yield Batch(rel, offset, batch)

@@ -14,7 +14,7 @@ from pathlib import Path
 from mmcurate.jobs.stats.aggregate import Distribution, Summary
 from mmcurate.jobs.stats.plots import bar_chart, fmt, heatmap_chart, histogram_chart
 from mmcurate.jobs.stats.samples import Card
-from mmcurate.pipeline.atomic import atomic_write
+from mmcurate.pipeline import fs
 
 __all__ = ["SECTIONS", "render_html", "write_report", "format_summary"]
 
@@ -195,9 +195,9 @@ def render_html(summary: Summary, accepted: list[Card], rejected: dict[str, list
     )
 
 
-def write_report(path: Path, html: str) -> None:
+def write_report(path: str | Path, html: str) -> None:
     body = html.encode("utf-8")
-    atomic_write(path, lambda fh: fh.write(body))
+    fs.write_atomic(path, lambda fh: fh.write(body))
 
 
 def format_summary(summary: Summary) -> str:

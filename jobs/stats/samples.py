@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from mmcurate.jobs.stats.columns import MEDIA_LEAF
 from mmcurate.jobs.stats.layout import OutputFolder
 from mmcurate.jobs.stats.metrics import score_columns
+from mmcurate.pipeline import fs
 from mmcurate.schemas import sample as S
 
 __all__ = ["Card", "accepted_cards", "rejected_cards", "thumbnail"]
@@ -123,12 +124,17 @@ def accepted_cards(folder: OutputFolder, scores: list[str], n: int = 24) -> list
 def _file_preview(source: str | None, locator: str | None) -> str | None:
     if not source or not locator:
         return None
-    path = Path(source) / locator
+    location = fs.join(source, locator)
     try:
+        if fs.is_remote(location):  # a rejected input on a bucket: one GET, capped like a local read
+            with fs.open_input_stream(location) as fh:
+                data = fh.read(_MAX_PREVIEW_BYTES + 1)
+            return thumbnail(data) if len(data) <= _MAX_PREVIEW_BYTES else None
+        path = Path(location)
         if not path.is_file() or path.stat().st_size > _MAX_PREVIEW_BYTES:
             return None
         return thumbnail(path.read_bytes())
-    except OSError:
+    except (OSError, fs.StoreError):
         return None
 
 

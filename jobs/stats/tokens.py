@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mmcurate.pipeline import fs
 from mmcurate.schemas import sample as S
 
 __all__ = ["Tokens", "TokenTally", "budget_targets", "MODALITY", "TOTAL", "MIXTURE_REPORT"]
@@ -83,13 +83,13 @@ class TokenTally:
         )
 
 
-def budget_targets(root: Path, overrides: dict[str, float] | None = None) -> dict[str, float]:
+def budget_targets(root: str, overrides: dict[str, float] | None = None) -> dict[str, float]:
     """``{"modality:<m>" | "source:<s>": target tokens}`` from ``mixture/report.json``, then ``overrides``
     (a bare name means a modality)."""
     targets: dict[str, float] = {}
-    report = root / MIXTURE_REPORT
-    if report.exists():
-        for row in json.loads(report.read_text()).get("budget", []):
+    report = fs.join(root, MIXTURE_REPORT)
+    if fs.exists(report):
+        for row in json.loads(fs.read_bytes(report)).get("budget", []):
             if row.get("target_tokens") is not None:
                 targets[f"{row['level']}:{row['key']}"] = float(row["target_tokens"])
     for key, value in (overrides or {}).items():

@@ -67,3 +67,28 @@ def test_commit_records_are_the_commit_point_and_resume_is_identical(small_input
     funnel = run_job(_config(small_input, remote), use_ray=False, progress=False)
     assert funnel["resumed_units"] == len(journal) - 1
     assert _store_digest(remote) == reference
+
+
+def test_stats_inspect_and_export_read_a_bucket_as_a_folder(small_input: Path, tmp_path: Path, s3_bucket: str,
+                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from mmcurate.jobs.cli import main
+
+    local, remote = tmp_path / "out", f"s3://{s3_bucket}/curated"
+    run_job(_config(small_input, str(local)), use_ray=False, progress=False)
+    run_job(_config(small_input, remote), use_ray=False, progress=False)
+    outputs = {}
+    for name, where in (("local", str(local)), ("remote", remote)):
+        assert main(["stats", where, "--no-progress"]) == 0
+        summary = capsys.readouterr().out.split("\nreport: ")[0]
+        assert main(["inspect", where, "-n", "3", "--reason", "image_decode_v1"]) == 0
+        shown = capsys.readouterr().out
+        assert main(["export", where, "--format", "parquet", "--out", str(tmp_path / f"export-{name}"),
+                     "--no-progress"]) == 0
+        capsys.readouterr()
+        exported = {p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+                    for p in sorted((tmp_path / f"export-{name}").rglob("export-*.parquet"))}
+        outputs[name] = (summary.replace(where, "OUT"), shown.replace(where, "OUT"), exported)
+    assert outputs["remote"] == outputs["local"] and outputs["local"][2]
+    assert "image_decode_v1" in outputs["local"][1]
+    assert "accepted" in outputs["local"][0] and "image_decode_v1" in outputs["local"][0]
+    assert fs.exists(fs.join(remote, "report.html"))  # the report beside the shards, in the bucket
