@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
+from mmcurate.pipeline.process_memory import return_freed_memory, use_returning_allocators
 from mmcurate.pipeline.ray_session import follow_driver_cwd
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 
@@ -56,7 +57,7 @@ class ReadUnits:
 
     def __call__(self, batch: pa.Table) -> pa.Table:
         follow_driver_cwd()
-        tables = [self.source.read(WorkUnit(**row))
+        tables = [read_unit(self.source, WorkUnit(**row))
                   for row in batch.select(["unit_id", "input_index", "spec"]).to_pylist()]
         return pa.concat_tables(tables)
 
@@ -75,4 +76,7 @@ def units_dataset(source: UnitSource | Sequence[Reader], units: Sequence[WorkUni
 
 
 def read_unit(source: UnitSource | Sequence[Reader], unit: WorkUnit) -> pa.Table:
-    return _source(source).read(unit)
+    use_returning_allocators()
+    table = _source(source).read(unit)
+    return_freed_memory()
+    return table

@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,7 +28,6 @@ from mmcurate.schemas.table import conform, to_table
 __all__ = ["StageFailed", "output_schema", "with_bookkeeping", "run_stage", "run_stages", "apply_to_rows"]
 
 log = logging.getLogger(__name__)
-_POS = "__mmcurate_pos"
 
 
 class StageFailed(RuntimeError):
@@ -83,20 +83,14 @@ def with_bookkeeping(table: pa.Table) -> pa.Table:
     return table
 
 
-def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
-    """Apply ``stage`` to the ok rows of ``table``; rejected rows pass through unchanged."""
-    stage.ensure_setup()
-    table = with_bookkeeping(table)
-    schema = output_schema(stage, table.schema)
-    table = table.append_column(_POS, pa.array(range(table.num_rows), pa.int64()))
+def _rows_to_process(stage: Stage, table: pa.Table) -> pa.Array:
     mask = ok_mask(table)
     wanted = stage.applies_to(table)
-    if wanted is not None:
-        mask = pc.and_(mask, pc.fill_null(wanted, False))
-    todo = table.filter(mask).drop_columns([_POS])
-    positions = table.filter(mask).column(_POS)
-    passthrough = table.filter(pc.invert(mask))
+    return mask if wanted is None else pc.and_(mask, pc.fill_null(wanted, False))
 
+
+def _process(stage: Stage, todo: pa.Table, schema: pa.Schema) -> pa.Table:
+    """The stage over ``todo`` in micro-batches, a failing batch retried row by row; rows in order."""
     parts: list[pa.Table] = []
     failures = 0
     for start in range(0, todo.num_rows, stage.batch_size):
@@ -112,16 +106,32 @@ def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
             failures += row_failures
     if todo.num_rows >= 2 and failures == todo.num_rows:
         raise StageFailed(f"{stage.name}: all {failures} rows failed; see the log for the first error")
+    return pa.concat_tables(parts) if parts else conform(todo.slice(0, 0), schema)
 
-    processed = pa.concat_tables(parts) if parts else conform(todo.slice(0, 0), schema)
-    processed = processed.append_column(_POS, positions)
-    rest = conform(passthrough.drop_columns([_POS]), schema).append_column(_POS, passthrough.column(_POS))
-    merged = pa.concat_tables([processed, rest])
-    merged = merged.take(pc.sort_indices(merged.column(_POS)))
+
+def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
+    """Apply ``stage`` to the ok rows of ``table``; rejected rows pass through unchanged.
+
+    Every table operation here copies the media column, which dominates a unit's bytes: when every row
+    goes to the stage (the common case) nothing is filtered or reordered, and otherwise the masks pick
+    rows once and only the position column is filtered twice."""
+    stage.ensure_setup()
+    table = with_bookkeeping(table)
+    schema = output_schema(stage, table.schema)
+    mask = _rows_to_process(stage, table)
+    if table.num_rows == 0 or pc.all(mask).as_py():
+        merged = _process(stage, table, schema)
+    else:
+        chosen = np.asarray(mask.to_numpy(zero_copy_only=False), dtype=bool)
+        processed = _process(stage, table.filter(pa.array(chosen)), schema)
+        rest = conform(table.filter(pa.array(~chosen)), schema)
+        positions = np.arange(table.num_rows)
+        order = np.concatenate([positions[chosen], positions[~chosen]])  # where each merged row came from
+        merged = pa.concat_tables([processed, rest]).take(pa.array(np.argsort(order)))
     if merged.num_rows != table.num_rows or merged.column(S.STATUS).null_count:  # rows never vanish
         raise StageFailed(f"{stage.name}: {merged.num_rows} rows out for {table.num_rows} in, "
                           f"{merged.column(S.STATUS).null_count} with a null status: rows must never vanish")
-    return merged.drop_columns([_POS]).combine_chunks()
+    return merged.combine_chunks()
 
 
 def run_stages(stages: Sequence[Stage], table: pa.Table) -> pa.Table:

@@ -17,9 +17,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from mmcurate.pipeline.audio.decode import DEFAULT_CODECS, AudioSource, DecodedAudio, DecodeParams, decode_audio
+from mmcurate.pipeline.media_rows import rows_with_media_kind
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
 from mmcurate.pipeline.video.sandbox import run_sandboxed
@@ -73,12 +73,7 @@ class AudioDecode(RowStage):
     def applies_to(self, batch: pa.Table) -> pa.Array:
         if self.require:
             return pa.array(np.ones(batch.num_rows, dtype=bool))
-        media = batch.column(S.MEDIA).combine_chunks()
-        kinds = pc.fill_null(pc.is_in(pc.list_flatten(media).field("kind"), pa.array(self._kinds())), False)
-        rows = pc.filter(pc.list_parent_indices(media), kinds).to_numpy(zero_copy_only=False)
-        mask = np.zeros(batch.num_rows, dtype=bool)
-        mask[rows] = True
-        return pa.array(mask)
+        return pa.array(rows_with_media_kind(batch, self._kinds()))
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         media = list(row.get(S.MEDIA) or [])

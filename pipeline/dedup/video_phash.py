@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 
 from mmcurate.pipeline.dedup.phash import band_keys, hamming
 from mmcurate.pipeline.dedup.video_signature import SIGNATURE_FRAMES, video_signature
+from mmcurate.pipeline.media_rows import rows_with_media_kind
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
 from mmcurate.pipeline.video.sandbox import run_sandboxed
 from mmcurate.schemas import sample as S
@@ -105,11 +106,7 @@ class VideoPerceptualHash(RowStage):
 
     def applies_to(self, batch: pa.Table) -> pa.Array:
         """Rows holding a video item: image rows stay in Arrow (their column is null)."""
-        media = batch.column(S.MEDIA).combine_chunks()
-        is_video = pc.fill_null(pc.equal(pc.list_flatten(media).field("kind"), "video"), False)
-        mask = np.zeros(batch.num_rows, dtype=bool)
-        mask[pc.filter(pc.list_parent_indices(media), is_video).to_numpy(zero_copy_only=False)] = True
-        return pa.array(mask)
+        return pa.array(rows_with_media_kind(batch, ("video",)))
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         media = row.get(S.MEDIA) or []

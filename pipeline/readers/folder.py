@@ -24,10 +24,9 @@ from mmcurate.pipeline.identity import decode_caption_bytes
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import InputError, Reader, WorkUnit, rejected_row, safe_locator, sample_row, unencodable
 from mmcurate.pipeline.readers.magic import HEAD_BYTES, wrong_magic
+from mmcurate.pipeline.readers.row_chunks import RowChunks
 from mmcurate.pipeline.readers.source_file import is_folder, join_relative, list_source_files, open_source
 from mmcurate.pipeline.readers.values import ValueReject
-from mmcurate.schemas.sample import SAMPLE_SCHEMA
-from mmcurate.schemas.table import to_table
 
 __all__ = ["FolderReader", "CAPTION_KEYS"]
 
@@ -118,7 +117,10 @@ class FolderReader(Reader):
             wrong = wrong_magic(rel, head, size) if media and self.check_magic else None
             if wrong is not None:  # junk named .jpg: the rest is never read
                 raise ValueReject("magic_mismatch", f"{rel}: {wrong}")
-            data = head + fh.read(cap + 1 - len(head))
+            # Ask for the stat size (+1 to see growth), not the cap: a read buffer is allocated at the size asked.
+            data = head + fh.read(size + 1 - len(head))
+            if len(data) > size:  # it grew since the stat: the rest, still up to the cap
+                data += fh.read(cap + 1 - len(data))
         if len(data) > cap:
             raise OverflowError(f"{rel}: grew past limit {cap} while read")
         return data
@@ -181,8 +183,10 @@ class FolderReader(Reader):
 
     def read_unit(self, unit: WorkUnit) -> pa.Table:
         entries = unit.spec_dict()["entries"]
-        rows = [self._read_entry(unit, i, len(entries), e) for i, e in enumerate(entries)]
-        return to_table(rows, SAMPLE_SCHEMA)
+        chunks = RowChunks()
+        for i, entry in enumerate(entries):
+            chunks.add(self._read_entry(unit, i, len(entries), entry))
+        return chunks.table()
 
 
 def _skip_reason(entry: os.DirEntry[str], rel: str) -> tuple[str | None, str]:

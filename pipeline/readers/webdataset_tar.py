@@ -21,6 +21,7 @@ from mmcurate.pipeline import fs
 from mmcurate.pipeline.identity import decode_caption_bytes
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import Reader, WorkUnit, rejected_row, sample_row
+from mmcurate.pipeline.readers.row_chunks import RowChunks
 from mmcurate.pipeline.readers.source_file import is_file, list_source_files
 from mmcurate.pipeline.readers.tar_stream import (
     IMAGE_SUFFIXES,
@@ -30,8 +31,6 @@ from mmcurate.pipeline.readers.tar_stream import (
     iter_tar_samples,
     open_shard,
 )
-from mmcurate.schemas.sample import SAMPLE_SCHEMA
-from mmcurate.schemas.table import to_table
 
 __all__ = ["WebDatasetReader"]
 
@@ -101,7 +100,7 @@ class WebDatasetReader(Reader):
 
     def read_unit(self, unit: WorkUnit) -> pa.Table:
         tar = unit.spec_dict()["tar"]
-        chunks = _Chunks()
+        chunks = RowChunks()
         try:
             with open_shard(tar) as fh:
                 for sample in iter_tar_samples(fh, self.tar_limits()):
@@ -113,41 +112,6 @@ class WebDatasetReader(Reader):
             chunks.add(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
                                     reason=self.reason("read_error"), error=str(exc)))
         return chunks.table()
-
-
-class _Chunks:
-    """Rows turned into Arrow every ``FLUSH_BYTES`` of media, so a shard's bytes are held about once.
-
-    Building one table from all of a shard's Python rows held the bytes twice, plus the Arrow builder's
-    growth: ~3.5x the shard at peak. The row count is only known once the stream ends, so ``unit_rows``
-    is filled in then (a column swap, no copy of the media)."""
-
-    FLUSH_BYTES = 16 * 1024**2
-
-    def __init__(self) -> None:
-        self.tables: list[pa.Table] = []
-        self.rows: list[dict[str, Any]] = []
-        self.pending = 0
-        self.count = 0
-
-    def add(self, row: dict[str, Any]) -> None:
-        row["unit_index"] = self.count
-        self.count += 1
-        self.rows.append(row)
-        self.pending += sum(len(m["bytes"]) for m in row["media"]) + len(row["caption"] or "")
-        if self.pending >= self.FLUSH_BYTES:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self.rows:
-            self.tables.append(to_table(self.rows, SAMPLE_SCHEMA))
-        self.rows, self.pending = [], 0
-
-    def table(self) -> pa.Table:
-        self._flush()
-        table = pa.concat_tables(self.tables) if self.tables else to_table([], SAMPLE_SCHEMA)
-        index = table.schema.get_field_index("unit_rows")
-        return table.set_column(index, table.schema.field(index), pa.array([self.count] * self.count, pa.int64()))
 
 
 def _store(path: str) -> bool:

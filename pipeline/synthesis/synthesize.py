@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from mmcurate.pipeline.media_rows import rows_with_media_kind
 from mmcurate.pipeline.stage import Resources, Stage
 from mmcurate.pipeline.synthesis.chat_client import ChatClient, ChatConfig, ChatError
 from mmcurate.pipeline.synthesis.conversation import (
@@ -121,21 +122,12 @@ class SynthesizeInstructions(Stage):
         would be wrong for it, and it keeps its caption as its text (``modality`` audio)."""
         if S.MEDIA not in batch.column_names:
             return None
-        media = batch.column(S.MEDIA).combine_chunks()
-        kinds = pc.list_flatten(media).field("kind")
-        parents = pc.list_parent_indices(media).to_numpy(zero_copy_only=False)
-
-        def rows_with(names: tuple[str, ...]) -> np.ndarray:
-            hit = pc.fill_null(pc.is_in(kinds, pa.array(names)), False).to_numpy(zero_copy_only=False)
-            mask = np.zeros(batch.num_rows, dtype=bool)
-            mask[parents[hit]] = True
-            return mask
-
         heard = np.zeros(batch.num_rows, dtype=bool)
         if TRANSCRIPT in batch.column_names:
             text = pc.fill_null(pc.utf8_length(pc.utf8_trim_whitespace(batch.column(TRANSCRIPT))), 0)
             heard = np.asarray(pc.greater(text, 0).to_numpy(zero_copy_only=False), dtype=bool)
-        return pa.array(~(rows_with(("audio",)) & ~rows_with(("image", "video"))) | heard)
+        audio_only = rows_with_media_kind(batch, ("audio",)) & ~rows_with_media_kind(batch, ("image", "video"))
+        return pa.array(~audio_only | heard)
 
     def process_batch(self, batch: pa.Table) -> pa.Table:
         self.ensure_setup()

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
+from mmcurate.pipeline.media_rows import rows_with_media_kind
 from mmcurate.pipeline.stage import Reject, Resources, RowStage
 from mmcurate.pipeline.video.extract import Extraction, ExtractParams, extract_clips
 from mmcurate.pipeline.video.probe import VideoSource
@@ -85,13 +84,7 @@ class VideoClips(RowStage):
 
     def applies_to(self, batch: pa.Table) -> pa.Array:
         """Rows holding a video item; image rows never leave Arrow in this stage."""
-        media = batch.column(S.MEDIA).combine_chunks()
-        flat = pc.list_flatten(media)
-        is_video = pc.fill_null(pc.equal(flat.field("kind"), "video"), False)
-        rows = pc.filter(pc.list_parent_indices(media), is_video).to_numpy(zero_copy_only=False)
-        mask = np.zeros(batch.num_rows, dtype=bool)
-        mask[rows] = True
-        return pa.array(mask)
+        return pa.array(rows_with_media_kind(batch, ("video",)))
 
     def process_row(self, row: dict[str, Any]) -> dict[str, Any]:
         media = list(row.get(S.MEDIA) or [])
