@@ -78,5 +78,5 @@ def units_dataset(source: UnitSource | Sequence[Reader], units: Sequence[WorkUni
 def read_unit(source: UnitSource | Sequence[Reader], unit: WorkUnit) -> pa.Table:
     use_returning_allocators()
     table = _source(source).read(unit)
-    return_freed_memory()
+    return_freed_memory(table.nbytes)
     return table
