@@ -32,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256
-from mmcurate.pipeline.dedup.global_dedup import ray_exact_duplicates
+from mmcurate.pipeline.dedup.ray_dedup import ray_exact_duplicates
 from mmcurate.pipeline.mixture.budget import BudgetConfig, ray_balance
 from mmcurate.pipeline.mixture.packing import pack_batches
 from mmcurate.pipeline.ray_session import init_ray

@@ -64,7 +64,7 @@ STEPS: dict[str, tuple[str, str]] = {
     "video_phash_dedup": ("pipeline.dedup.passes", "VideoPhashDedup"),
     "minhash_dedup": ("pipeline.dedup.passes", "MinHashDedup"),
     "semantic_dedup": ("pipeline.dedup.passes", "SemanticDedup"),
-    "audio_dedup": ("pipeline.dedup.passes", "AudioDedup"),
+    "audio_dedup": ("pipeline.dedup.audio_pass", "AudioDedup"),
     "clip_keep_top": ("filters.clip_keep_top", "ClipKeepTop"),
     "doc_frequent_images": ("pipeline.documents.frequent_pass", "DocFrequentImages"),
     "doc_image_dedup": ("pipeline.documents.image_dedup_pass", "DocImageDedup"),

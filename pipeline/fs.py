@@ -29,8 +29,9 @@ import pyarrow.fs as pafs
 
 from mmcurate.pipeline.atomic import atomic_write
 
-__all__ = ["S3Options", "StoreError", "StoredFile", "resolve", "is_remote", "join", "open_input_stream",
-           "read_bytes", "write_atomic", "list_files", "exists", "delete", "check_bucket", "relative_to"]
+__all__ = ["S3Options", "StoreError", "StoredFile", "resolve", "is_remote", "is_store_uri", "join",
+           "open_input_stream", "open_input_file", "parquet_source", "read_bytes", "write_atomic", "list_files",
+           "exists", "delete", "check_bucket", "relative_to"]
 
 REMOTE_SCHEMES = ("s3", "gs", "gcs", "hf")
 
@@ -91,6 +92,15 @@ def is_remote(location: str | os.PathLike[str]) -> bool:
     return _split(location)[0] is not None
 
 
+def is_store_uri(location: str | os.PathLike[str]) -> bool:
+    """True for a location on a supported store; False for a local path and for any other scheme
+    (``pipe:``, ``http://``), which the caller refuses in its own terms."""
+    try:
+        return is_remote(location)
+    except StoreError:
+        return False
+
+
 @functools.lru_cache(maxsize=32)
 def _s3(options: S3Options) -> pafs.FileSystem:
     return pafs.S3FileSystem(
@@ -142,6 +152,18 @@ def relative_to(location: str, root: str | os.PathLike[str]) -> str:
 def open_input_stream(location: str | os.PathLike[str], s3: S3Options | None = None) -> pafs.NativeFile:
     fs, path = resolve(location, s3)
     return fs.open_input_stream(path)
+
+
+def open_input_file(location: str | os.PathLike[str], s3: S3Options | None = None) -> pafs.NativeFile:
+    """A random-access file: seeks and ranged reads (one GET each on a store, not the whole object)."""
+    fs, path = resolve(location, s3)
+    return fs.open_input_file(path)
+
+
+def parquet_source(location: str | os.PathLike[str]) -> str | pafs.NativeFile:
+    """What ``pq.ParquetFile`` reads best: a local path (it opens and closes the file itself), or a
+    random-access file on a store (its footer and column chunks then come as ranged GETs)."""
+    return open_input_file(location) if is_remote(location) else os.fspath(location)
 
 
 def read_bytes(location: str | os.PathLike[str], s3: S3Options | None = None) -> bytes:

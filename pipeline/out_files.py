@@ -10,65 +10,38 @@ column projections (ranged GETs of the columns asked for, never the media), writ
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Callable
-from typing import BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
+from mmcurate.pipeline.atomic import TMP_MARK
 
-__all__ = ["parquet_files", "read_parquet", "parquet_schema", "parquet_leaf_paths", "write_file", "exists", "name_of"]
-
-
-def parquet_files(root: str, folder: str) -> list[str]:
-    """Locations of the ``*.parquet`` files directly in ``root/folder``, sorted (none if it is missing)."""
-    where = fs.join(root, folder)
-    return [loc for loc in fs.list_files(where, recursive=False) if loc.endswith(".parquet")]
+__all__ = ["files_in", "read_parquet", "parquet_schema", "parquet_leaf_paths", "name_of"]
 
 
-def _opened(location: str) -> tuple[pa.NativeFile | str, bool]:
-    if not fs.is_remote(location):
-        return location, False
-    filesystem, path = fs.resolve(location)
-    return filesystem.open_input_file(path), True
+def files_in(root: str, folder: str, ext: str = "parquet") -> list[str]:
+    """Locations of the ``*.ext`` files directly in ``root/folder``, sorted, temp files left out (none if
+    the folder is missing)."""
+    found = fs.list_files(fs.join(root, folder), recursive=False)
+    return [loc for loc in found if loc.endswith(f".{ext}") and TMP_MARK not in name_of(loc)]
 
 
 def read_parquet(location: str, columns: list[str] | None = None) -> pa.Table:
     """``columns`` of one Parquet file; nested leaves (``media.list.element.kind``) allowed."""
-    source, close = _opened(location)
-    try:
+    with fs.open_input_file(location) as source:
         return pq.ParquetFile(source).read(columns=columns)
-    finally:
-        if close:
-            source.close()  # type: ignore[union-attr]
 
 
 def parquet_schema(location: str) -> pa.Schema:
-    source, close = _opened(location)
-    try:
+    with fs.open_input_file(location) as source:
         return pq.read_schema(source)
-    finally:
-        if close:
-            source.close()  # type: ignore[union-attr]
 
 
 def parquet_leaf_paths(location: str) -> list[str]:
     """The file's column paths (``a.list.element.b``), for reading one nested leaf."""
-    source, close = _opened(location)
-    try:
+    with fs.open_input_file(location) as source:
         return [c.path for c in pq.ParquetFile(source).schema]
-    finally:
-        if close:
-            source.close()  # type: ignore[union-attr]
-
-
-def write_file(location: str, write: Callable[[BinaryIO], None]) -> fs.StoredFile:
-    return fs.write_atomic(location, write)
-
-
-def exists(location: str) -> bool:
-    return fs.exists(location)
 
 
 def name_of(location: str) -> str:

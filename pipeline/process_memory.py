@@ -22,12 +22,11 @@ from typing import Any
 
 import pyarrow as pa
 
-__all__ = ["use_returning_allocators", "return_freed_memory", "MMAP_THRESHOLD_BYTES", "TRIM_MIN_UNIT_BYTES"]
+__all__ = ["fix_mmap_threshold", "return_freed_memory", "MMAP_THRESHOLD_BYTES", "TRIM_MIN_UNIT_BYTES"]
 
 MMAP_THRESHOLD_BYTES = 1024**2
 TRIM_MIN_UNIT_BYTES = 16 * 1024**2
 _M_MMAP_THRESHOLD = -3  # from <malloc.h>
-_configured = False
 
 
 def _glibc() -> Any | None:
@@ -44,19 +43,14 @@ def _glibc() -> Any | None:
 _LIBC = _glibc()
 
 
-def use_returning_allocators() -> None:
-    """glibc's mmap threshold fixed (no dynamic raise after large frees); once per process."""
-    global _configured
-    if _configured:
-        return
-    _configured = True
+def fix_mmap_threshold() -> None:
+    """glibc's mmap threshold fixed (no dynamic raise after large frees); a cheap call, safe to repeat."""
     if _LIBC is not None:
         _LIBC.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES)
 
 
 def return_freed_memory(unit_bytes: int) -> bool:
     """After a unit of ``unit_bytes`` was read: hand free pages back when the unit was large; True if so."""
-    use_returning_allocators()
     if unit_bytes < TRIM_MIN_UNIT_BYTES:
         return False
     pa.default_memory_pool().release_unused()

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.process_memory import return_freed_memory, use_returning_allocators
+from mmcurate.pipeline.process_memory import fix_mmap_threshold, return_freed_memory
 from mmcurate.pipeline.ray_session import follow_driver_cwd
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 
@@ -76,7 +76,7 @@ def units_dataset(source: UnitSource | Sequence[Reader], units: Sequence[WorkUni
 
 
 def read_unit(source: UnitSource | Sequence[Reader], unit: WorkUnit) -> pa.Table:
-    use_returning_allocators()
+    fix_mmap_threshold()  # before the read: its large buffers are then mapped, and unmapped when freed
     table = _source(source).read(unit)
     return_freed_memory(table.nbytes)
     return table

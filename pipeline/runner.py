@@ -112,9 +112,9 @@ def _process(stage: Stage, todo: pa.Table, schema: pa.Schema) -> pa.Table:
 def run_stage(stage: Stage, table: pa.Table) -> pa.Table:
     """Apply ``stage`` to the ok rows of ``table``; rejected rows pass through unchanged.
 
-    Every table operation here copies the media column, which dominates a unit's bytes: when every row
-    goes to the stage (the common case) nothing is filtered or reordered, and otherwise the masks pick
-    rows once and only the position column is filtered twice."""
+    Every filter or take here copies the media column, which dominates a unit's bytes: when every row
+    goes to the stage (the common case) nothing is filtered or reordered; otherwise the rows are split
+    once and put back in order with one ``take``."""
     stage.ensure_setup()
     table = with_bookkeeping(table)
     schema = output_schema(stage, table.schema)

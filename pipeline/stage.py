@@ -16,7 +16,6 @@ the row itself; anything else is an unexpected exception that the runner retries
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -114,25 +113,13 @@ class RowStage(Stage):
         names = batch.column_names if self.row_columns is None else [
             n for n in batch.column_names if n in self.row_columns]
         updates: list[dict[str, Any]] = []
-        for row in _rows_in_slices(batch.select(names)):
+        for row in batch.select(names).to_pylist():
             try:
                 updates.append(self.process_row(row))
             except Reject as rej:
                 updates.append({**rej.values, S.STATUS: S.STATUS_REJECTED, S.STAGE: self.name,
                                 S.DROP_REASON: self.reason(rej.reason), S.ERROR: rej.detail or None})
         return _apply_updates(batch, updates, self.writes)
-
-
-_PY_SLICE_BYTES = 8 * 1024**2
-
-
-def _rows_in_slices(table: pa.Table) -> Iterator[dict[str, Any]]:
-    """The rows as dicts, converted a slice of about 8 MiB at a time: a batch of videos turned into
-    Python at once would hold every video's bytes a second time while the first is decoded."""
-    n = table.num_rows
-    step = max(1, int(_PY_SLICE_BYTES * n / max(1, table.nbytes))) if n else 1
-    for start in range(0, n, step):
-        yield from table.slice(start, step).to_pylist()
 
 
 def _apply_updates(batch: pa.Table, updates: list[dict[str, Any]], writes: tuple[pa.Field, ...]) -> pa.Table:

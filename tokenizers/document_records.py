@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.document import DOC_NODES, KIND_TEXT, live_nodes
+from mmcurate.schemas.token_record import COUNTS
 from mmcurate.tokenizers.text import encode_texts
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["document_record"]
 
-_COUNTS = ("n_text", "n_image", "n_video", "n_timestamp", "n_audio", "n_special")
+_COUNTS = COUNTS[1:]  # n_tokens is len(ids), set at the end
 
 
 def _image(node: dict[str, Any], codes: Sequence[Any], grids: Sequence[Any]) -> tuple[list[int], int, int, int] | None:

@@ -15,10 +15,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.out_files import parquet_files, parquet_leaf_paths, parquet_schema, read_parquet
+from mmcurate.pipeline.out_files import files_in, parquet_leaf_paths, parquet_schema, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.document import DOC_NODES
 
 __all__ = ["TokenRecords", "read_record_columns"]
 
@@ -40,7 +41,7 @@ def read_record_columns(files: list[str]) -> pa.Table:
 
     names = set(parquet_schema(files[0]).names)
     vq = [c for c in (VQ_CODES, VQ_GRID, VQ_CLIP_CODES) if c in names]
-    columns = [S.SAMPLE_ID, S.CAPTION, *vq, *(c for c in (*_AUDIO, "doc_nodes") if c in names)]
+    columns = [S.SAMPLE_ID, S.CAPTION, *vq, *(c for c in (*_AUDIO, DOC_NODES) if c in names)]
     table = pa.concat_tables([_read(f, columns) for f in files], promote_options="default")
     items = pc.list_flatten(table.column(S.MEDIA).combine_chunks())
     kinds = set(pc.unique(pc.struct_field(items, "kind")).to_pylist())
@@ -68,7 +69,7 @@ class TokenRecords(OutputPass):
         from mmcurate.tokenizers.token_records import TokenLayout, token_records, write_token_shards
         from mmcurate.tokenizers.vqvae.checkpoint import read_metadata, shipped_small
 
-        shards = parquet_files(context.out_dir, "parquet")
+        shards = files_in(context.out_dir, "parquet")
         if not shards:
             return {"token_records": 0, "tokens": 0}
         tokenizer = load_text_tokenizer(self.text_tokenizer) if self.text_tokenizer else default_text_tokenizer()

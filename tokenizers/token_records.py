@@ -46,6 +46,8 @@ from mmcurate.pipeline import fs
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.audio import AUDIO_PROBE
 from mmcurate.schemas.document import DOC_NODES
+from mmcurate.schemas.token_record import COUNTS, TOKEN_RECORD_SCHEMA, TOKEN_RECORD_VERSION
+from mmcurate.tokenizers.audio_spans import AudioSpan, audio_spans
 from mmcurate.tokenizers.qwen_vl_video import QWEN_TIMESTAMP_FORMAT, qwen_timestamp_text
 from mmcurate.tokenizers.text import encode_texts
 from mmcurate.tokenizers.token_count import AUDIO_WINDOWS, TOKENS_AUDIO
@@ -54,50 +56,14 @@ from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
 
-__all__ = ["TOKEN_RECORD_VERSION", "TOKEN_RECORD_SCHEMA", "SPAN_TYPE", "MARKERS", "AUDIO_MARKERS", "COUNTS",
-           "TokenLayout", "ClipCodes", "AudioSpan", "audio_media_index", "audio_spans", "timestamp_encoder",
-           "build_record", "token_records", "write_token_shards"]
+__all__ = ["MARKERS", "AUDIO_MARKERS", "TokenLayout", "ClipCodes", "timestamp_encoder", "build_record",
+           "token_records", "write_token_shards"]
 
-TOKEN_RECORD_VERSION = "token_record/v3"  # v2: video clips, n_video, n_timestamp; v3: audio spans, n_audio
 # Appended in this order to a tokenizer that lacks them: the v1 markers keep their ids.
 MARKERS = {"eos": "<|endoftext|>", "image_start": "<|image_start|>", "image_end": "<|image_end|>",
            "video_start": "<|video_start|>", "video_end": "<|video_end|>"}
 # Qwen-Omni's names; ids the tokenizer lacks go after the image codes (see TokenLayout.audio_offset).
 AUDIO_MARKERS = {"audio_start": "<|audio_bos|>", "audio_end": "<|audio_eos|>", "audio_pad": "<|AUDIO|>"}
-# Per-record counts; the others add up to the first.
-COUNTS = ("n_tokens", "n_text", "n_image", "n_video", "n_timestamp", "n_audio", "n_special")
-
-SPAN_TYPE = pa.struct([
-    pa.field("modality", pa.string(), metadata={"doc": "'text', 'image', 'video_frame', 'timestamp' or 'audio'"}),
-    pa.field("start", pa.int32(), metadata={"doc": "first position in input_ids"}),
-    pa.field("length", pa.int32(),
-             metadata={"doc": "number of positions (image, video_frame: codes only; audio: placeholders only)"}),
-    pa.field("media_index", pa.int32(), metadata={"doc": "index into the sample's media list; null for text"}),
-    pa.field("clip_index", pa.int32(), metadata={"doc": "video_frame, timestamp: the clip's clip_index; else null"}),
-    pa.field("timestamp", pa.float64(),
-             metadata={"doc": "video_frame, timestamp: the frame's time; audio: the window's start; s on the "
-                              "recording's timeline; else null"}),
-    pa.field("end", pa.float64(), metadata={"doc": "audio: the window's end, s; else null"}),
-])
-TOKEN_RECORD_SCHEMA = pa.schema([
-    pa.field("sample_id", pa.string(), nullable=False, metadata={"doc": "the sample's sample_id (sample/v1)"}),
-    pa.field("input_ids", pa.list_(pa.int32()),
-             metadata={"doc": "interleaved ids: text ids (caption, timestamps) < image_offset <= image and frame "
-                              "code ids; markers and offsets in the manifest layout"}),
-    pa.field("spans", pa.list_(SPAN_TYPE), metadata={"doc": "modality spans in sequence order"}),
-    pa.field("image_grids", pa.list_(pa.struct([pa.field("h", pa.int32()), pa.field("w", pa.int32())])),
-             metadata={"doc": "(h, w) code grid of each image and video_frame span, in span order"}),
-    pa.field("n_tokens", pa.int32(), metadata={"doc": "len(input_ids) = n_text + n_image + n_video + n_timestamp "
-                                                      "+ n_audio + n_special"}),
-    pa.field("n_text", pa.int32(), metadata={"doc": "text-tokenizer ids of the caption"}),
-    pa.field("n_image", pa.int32(), metadata={"doc": "image code ids (all images)"}),
-    pa.field("n_video", pa.int32(), metadata={"doc": "video frame code ids (all tokenized frames of all clips)"}),
-    pa.field("n_timestamp", pa.int32(), metadata={"doc": "text-tokenizer ids of the frame timestamps"}),
-    pa.field("n_audio", pa.int32(), metadata={"doc": "audio placeholder positions (tokens_audio of all windows)"}),
-    pa.field("n_special", pa.int32(),
-             metadata={"doc": "marker tokens (image start/end around images and frames, video start/end, audio "
-                              "start/end, end of text)"}),
-], metadata={"mmcurate.schema": TOKEN_RECORD_VERSION})
 
 
 @dataclass(frozen=True)
@@ -164,16 +130,6 @@ class ClipCodes:
         grid = entry["grid"] or {"h": 0, "w": 0}
         return cls(entry["media_index"], entry["clip_index"], entry["frame_ts"] or [], entry["codes"] or [],
                    grid["h"], grid["w"])
-
-
-@dataclass(frozen=True)
-class AudioSpan:
-    """One audio window of a sample: where it sits in the recording and its placeholder count."""
-
-    media_index: int | None
-    start_s: float
-    end_s: float
-    tokens: int
 
 
 def timestamp_encoder(tokenizer: Tokenizer) -> Callable[[float], list[int]]:
@@ -270,32 +226,6 @@ def build_record(sample_id: str, text_ids: Sequence[int], images: Sequence[tuple
     mark("eos")
     return {"sample_id": sample_id, "input_ids": ids, "spans": spans, "image_grids": grids, "n_tokens": len(ids),
             **counts}
-
-
-def audio_media_index(media: Sequence[dict[str, Any] | None] | None) -> int | None:
-    """The item ``AudioDecode`` decodes: the first audio item, else the first video's soundtrack."""
-    kinds = [m.get("kind") if m else None for m in media or []]
-    for kind in ("audio", "video"):
-        if kind in kinds:
-            return kinds.index(kind)
-    return None
-
-
-def audio_spans(row: dict[str, Any]) -> list[AudioSpan]:
-    """A row's audio windows with the token counts ``count_tokens`` gave them; the whole recording as one
-    window when it was not segmented; none without audio tokens."""
-    index = audio_media_index(row.get(S.MEDIA))
-    windows = row.get(AUDIO_WINDOWS)
-    if windows:
-        missing = [w["window_index"] for w in windows if w.get("tokens_audio") is None]
-        if missing:
-            raise ValueError(f"{row[S.SAMPLE_ID]}: audio windows {missing} have no token count (count_tokens)")
-        return [AudioSpan(index, w["start_s"], w["end_s"], int(w["tokens_audio"])) for w in windows]
-    tokens = row.get(TOKENS_AUDIO) or 0
-    if not tokens:
-        return []
-    probe = row.get(AUDIO_PROBE) or {}
-    return [AudioSpan(index, 0.0, float(probe.get("duration_s") or 0.0), int(tokens))]
 
 
 def token_records(table: pa.Table, tokenizer: Tokenizer, layout: TokenLayout, image_first: bool = True) -> pa.Table:

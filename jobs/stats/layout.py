@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.atomic import TMP_MARK
 from mmcurate.pipeline.manifest import JOURNAL, MANIFEST_TABLE, STATS_TABLE
+from mmcurate.pipeline.out_files import files_in
 
 __all__ = ["OutputFolder", "Batch", "BATCH_ROWS", "track"]
 
@@ -49,22 +49,8 @@ class Batch:
     data: pa.RecordBatch
 
 
-def _files(root: str, sub: str, ext: str) -> list[str]:
-    """Locations of the ``*.ext`` files directly in ``root/sub``, sorted (temp files left out)."""
-    found = fs.list_files(fs.join(root, sub), recursive=False)
-    return [loc for loc in found if loc.endswith(f".{ext}") and TMP_MARK not in loc.rsplit("/", 1)[-1]]
-
-
-def _random_access(location: str) -> pa.NativeFile:
-    """A seekable file: memory-mapped on disk, pyarrow's ranged reader on a store."""
-    if not fs.is_remote(location):
-        return pa.memory_map(location)
-    filesystem, path = fs.resolve(location)
-    return filesystem.open_input_file(path)
-
-
 def _parquet(location: str) -> pq.ParquetFile:
-    return pq.ParquetFile(location if not fs.is_remote(location) else _random_access(location))
+    return pq.ParquetFile(fs.parquet_source(location))
 
 
 def _has_files(location: str) -> bool:
@@ -99,17 +85,17 @@ class OutputFolder:
 
     # -- which files --------------------------------------------------------------------------
     def shard_files(self) -> list[str]:
-        return _files(self.root, "parquet", "parquet") or _files(self.root, "arrow", "arrow")
+        return files_in(self.root, "parquet", "parquet") or files_in(self.root, "arrow", "arrow")
 
     def reject_files(self) -> list[str]:
-        return _files(self.root, "rejects", "parquet")
+        return files_in(self.root, "rejects", "parquet")
 
     def clip_files(self) -> list[str]:
-        return _files(self.root, "clips", "parquet")
+        return files_in(self.root, "clips", "parquet")
 
     def removal_files(self) -> list[str]:
         """The job's set-level decisions (``passes/*.parquet``)."""
-        return _files(self.root, REMOVALS_PATH, "parquet")
+        return files_in(self.root, REMOVALS_PATH, "parquet")
 
     @property
     def stats_path(self) -> str:
@@ -129,7 +115,7 @@ class OutputFolder:
         if not files:
             return None
         if files[0].endswith(".arrow"):
-            with _random_access(files[0]) as source:
+            with fs.open_input_file(files[0]) as source:
                 return pa.ipc.open_stream(source).schema
         return _parquet(files[0]).schema_arrow
 
@@ -139,7 +125,7 @@ class OutputFolder:
         total = 0
         for path in files:
             if path.endswith(".arrow"):
-                with _random_access(path) as source:
+                with fs.open_input_file(path) as source:
                     total += sum(b.num_rows for b in pa.ipc.open_stream(source))
             else:
                 total += _parquet(path).metadata.num_rows
@@ -164,7 +150,7 @@ class OutputFolder:
             offset = 0
             if path.endswith(".arrow"):
                 tops = None if columns is None else list(dict.fromkeys(c.split(".")[0] for c in columns))
-                with _random_access(path) as source:
+                with fs.open_input_file(path) as source:
                     for batch in pa.ipc.open_stream(source):
                         if tops is not None:
                             batch = batch.select([c for c in tops if c in batch.schema.names])

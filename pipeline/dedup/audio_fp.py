@@ -28,7 +28,8 @@ import numpy as np
 import pyarrow as pa
 
 from mmcurate.pipeline.audio.pcm import pcm_rows
-from mmcurate.pipeline.dedup.global_dedup import _KEY, _band_edges, _prepared, _ray_grouped, _removals
+from mmcurate.pipeline.dedup.global_dedup import _KEY, _band_edges, _prepared, _removals
+from mmcurate.pipeline.dedup.ray_dedup import ray_grouped
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas.audio import AUDIO_PCM, AUDIO_PROBE
 from mmcurate.schemas.table import put_column
@@ -130,5 +131,5 @@ def ray_audio_duplicates(ds: ray.data.Dataset, max_ber: float = 0.25, min_overla
                          num_partitions: int | None = None) -> pa.Table:
     """:func:`audio_duplicates` over a Ray Dataset: ``groupby(sub-fingerprint)`` finds candidates."""
     verify = functools.partial(_aligned_ok, max_ber, min_overlap)
-    edges = _ray_grouped(ds, [AUDIO_FP], _explode, {}, [_KEY], _band_edges, {"verify": verify}, num_partitions)
+    edges = ray_grouped(ds, [AUDIO_FP], _explode, {}, [_KEY], _band_edges, {"verify": verify}, num_partitions)
     return _removals(edges, "audio_fp_v1")

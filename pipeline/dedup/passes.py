@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline.dedup import global_dedup as G
+from mmcurate.pipeline.dedup import ray_dedup as R
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
 from mmcurate.pipeline.dedup.merge_captions import MergeCaptions, caption_groups, ray_caption_groups
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE, MinHashSignature
@@ -30,8 +31,8 @@ from mmcurate.pipeline.passes import ApplyDecision, Pass, decision_table
 from mmcurate.pipeline.stage import Stage
 from mmcurate.schemas import sample as S
 
-__all__ = ["DedupPass", "Dedup", "ExactDedup", "PhashDedup", "VideoPhashDedup", "MinHashDedup", "SemanticDedup",
-           "AudioDedup"]
+__all__ = ["Method", "DedupPass", "Dedup", "ExactDedup", "PhashDedup", "VideoPhashDedup", "MinHashDedup",
+           "SemanticDedup"]
 
 EMBEDDING = "dedup_embedding"
 CLIP_EMBEDDINGS = "clip_score_v1_embedding"
@@ -150,27 +151,27 @@ class DedupPass(Pass):
 
 
 def _exact() -> Method:
-    return Method(ExactHash(), (PIXEL_SHA256,), G.exact_duplicates, G.ray_exact_duplicates,
+    return Method(ExactHash(), (PIXEL_SHA256,), G.exact_duplicates, R.ray_exact_duplicates,
                   {"column": PIXEL_SHA256, "method": "exact_pixels"})
 
 
 def _phash(max_distance: int) -> Method:
-    return Method(PerceptualHash(), (PHASH,), G.phash_duplicates, G.ray_phash_duplicates, {"max_distance": max_distance})
+    return Method(PerceptualHash(), (PHASH,), G.phash_duplicates, R.ray_phash_duplicates, {"max_distance": max_distance})
 
 
 def _video_phash(max_distance: int) -> Method:
-    return Method(VideoPerceptualHash(), (VIDEO_PHASH,), G.video_phash_duplicates, G.ray_video_phash_duplicates,
+    return Method(VideoPerceptualHash(), (VIDEO_PHASH,), G.video_phash_duplicates, R.ray_video_phash_duplicates,
                   {"max_distance": max_distance})
 
 
 def _minhash(threshold: float, ngram: int) -> Method:
     return Method(MinHashSignature(ngram=ngram), (MINHASH_SIGNATURE, MINHASH_BANDS), G.minhash_duplicates,
-                  G.ray_minhash_duplicates, {"threshold": threshold})
+                  R.ray_minhash_duplicates, {"threshold": threshold})
 
 
 def _semantic(eps: float, clusters: int) -> Method:
     config = SemDeDupConfig(n_clusters=clusters, eps=eps)
-    return Method(None, (EMBEDDING,), G.semantic_duplicates, G.ray_semantic_duplicates,
+    return Method(None, (EMBEDDING,), G.semantic_duplicates, R.ray_semantic_duplicates,
                   {"column": EMBEDDING, "config": config})
 
 
@@ -275,31 +276,3 @@ def _combine(found: list[pa.Table]) -> pa.Table:
 
     tables = [t.select(DEDUP_RESULT_SCHEMA.names).cast(DEDUP_RESULT_SCHEMA) for t in found if t.num_rows]
     return pa.concat_tables(tables).sort_by(S.SAMPLE_ID) if tables else DEDUP_RESULT_SCHEMA.empty_table()
-
-
-def _audio(max_ber: float, min_overlap: float) -> Method:
-    from mmcurate.pipeline.dedup.audio_fp import AUDIO_FP, AudioFingerprint, audio_duplicates, ray_audio_duplicates
-
-    return Method(AudioFingerprint(), (AUDIO_FP,), audio_duplicates, ray_audio_duplicates,
-                  {"max_ber": max_ber, "min_overlap": min_overlap})
-
-
-@dataclass(kw_only=True)
-class AudioDedup(DedupPass):
-    """Near-duplicate audio: Haitsma-Kalker fingerprints, matched on sub-fingerprints, verified by bit errors.
-
-    ``keep: best`` keeps the best-sounding copy (lossless, then bit rate, then source sample rate, then
-    caption length; :mod:`.audio_keep`), so a 64 kbps MP3 re-encode loses to its FLAC original."""
-
-    max_ber: float = param(0.25, doc="bit error rate at or below which two fingerprints match", ge=0, le=1)
-    min_overlap: float = param(0.5, doc="fraction of the shorter clip that must align", gt=0, le=1)
-
-    def methods(self) -> list[Method]:
-        return [_audio(self.max_ber, self.min_overlap)]
-
-    def policy(self) -> KeepPolicy:
-        return KeepPolicy(rule="audio") if self.keep == "best" else super().policy()
-
-    def _priority_column(self) -> str:
-        # Not the image passes' column: "best" means a different key here.
-        return f"{PRIORITY}_audio_{self.keep}"

@@ -17,7 +17,7 @@ Pieces, usable without Ray:
   float32 GEMMs so a 50k-member cluster never materialises a 50k x 50k matrix.
 * :func:`semantic_duplicate_edges` — the whole thing on one machine, cluster after cluster.
 
-The Ray layer (:func:`mmcurate.pipeline.dedup.global_dedup.ray_semantic_duplicates`) trains on a
+The Ray layer (:func:`mmcurate.pipeline.dedup.ray_dedup.ray_semantic_duplicates`) trains on a
 sample, assigns in ``map_batches`` and runs :func:`cluster_duplicate_edges` per cluster in
 ``groupby("cluster").map_groups``, so clusters are processed in parallel across workers.
 

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
 from mmcurate.pipeline.documents.obelics import obelics_table
-from mmcurate.pipeline.out_files import name_of, parquet_files, parquet_schema, read_parquet, write_file
+from mmcurate.pipeline.out_files import files_in, name_of, parquet_schema, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -43,7 +43,7 @@ class ObelicsExport(OutputPass):
 
     def run(self, context: OutputContext) -> dict[str, Any]:
         documents = images = files = 0
-        for shard in parquet_files(context.out_dir, "parquet"):
+        for shard in files_in(context.out_dir, "parquet"):
             if DOC_NODES not in parquet_schema(shard).names:
                 continue  # a shard of caption pairs: nothing to export
             rows = read_parquet(shard, _COLUMNS)
@@ -53,7 +53,7 @@ class ObelicsExport(OutputPass):
             # Accepted shards carry no status column: every row in them is ok.
             table = obelics_table(rows.append_column(S.STATUS, pa.array([S.STATUS_OK] * rows.num_rows, pa.string())))
             target = fs.join(context.out_dir, OBELICS_DIR, name_of(shard))
-            write_file(target, lambda fh, t=table: pq.write_table(t, fh, compression=self.compression))
+            fs.write_atomic(target, lambda fh, t=table: pq.write_table(t, fh, compression=self.compression))
             documents += table.num_rows
             images += sum(sum(m is not None for m in row) for row in table.column("images").to_pylist())
             files += 1

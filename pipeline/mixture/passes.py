@@ -23,7 +23,7 @@ from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
 from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
 from mmcurate.pipeline.mixture.packing import ROW, SHARD, pack_table
 from mmcurate.pipeline.mixture.pieces import document_windows, split_into_windows
-from mmcurate.pipeline.out_files import exists, parquet_files, parquet_schema, read_parquet, write_file
+from mmcurate.pipeline.out_files import files_in, parquet_schema, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -38,7 +38,7 @@ _SLIM = [S.SAMPLE_ID, S.SOURCE, MODALITY, TOKENS_TOTAL, TOKENS_SUPERVISED]
 def located_rows(out_dir: str, folder: str, columns: list[str]) -> pa.Table | None:
     """``columns`` of every record under ``out_dir/folder``, with the ``shard`` and ``row`` that locate it
     (None when the folder holds no Parquet shard)."""
-    files = parquet_files(out_dir, folder)
+    files = files_in(out_dir, folder)
     if not files:
         return None
     parts = []
@@ -52,7 +52,7 @@ def located_rows(out_dir: str, folder: str, columns: list[str]) -> pa.Table | No
 
 def accepted_slim_rows(out_dir: str) -> pa.Table:
     """The slim columns of every accepted sample, located (empty when no row was accepted)."""
-    shards = parquet_files(out_dir, "parquet")
+    shards = files_in(out_dir, "parquet")
     if not shards:
         return pa.table({c: pa.array([], pa.string() if c in (S.SAMPLE_ID, S.SOURCE, MODALITY) else pa.int64())
                          for c in _SLIM})
@@ -98,9 +98,9 @@ class Balance(OutputPass):
         if rows.num_rows == 0:
             return {"samples": 0}
         weighted, report = self.weighted(rows)
-        write_file(fs.join(context.out_dir, BALANCE_TABLE), lambda fh: pq.write_table(weighted, fh))
+        fs.write_atomic(fs.join(context.out_dir, BALANCE_TABLE), lambda fh: pq.write_table(weighted, fh))
         body = json.dumps({"budget": report.to_pylist()}, indent=2, sort_keys=True, default=str)
-        write_file(fs.join(context.out_dir, "mixture", "report.json"), lambda fh: fh.write(body.encode() + b"\n"))
+        fs.write_atomic(fs.join(context.out_dir, "mixture", "report.json"), lambda fh: fh.write(body.encode() + b"\n"))
         repeats = weighted.column(REPEATS)
         return {"samples": rows.num_rows, "repeated_rows": int(pc.sum(repeats).as_py() or 0)}
 
@@ -115,7 +115,7 @@ class Pack(OutputPass):
     packs_per_shard: int = param(4096, doc="packs per output shard", ge=1)
 
     def _rows(self, out_dir: str) -> pa.Table:
-        if exists(fs.join(out_dir, BALANCE_TABLE)):
+        if fs.exists(fs.join(out_dir, BALANCE_TABLE)):
             return read_parquet(fs.join(out_dir, BALANCE_TABLE))
         rows = accepted_slim_rows(out_dir)  # no balance step: every sample once, √-length weights
         return Balance().weighted(rows)[0] if rows.num_rows else rows
@@ -134,7 +134,7 @@ class Pack(OutputPass):
         if weighted.num_rows == 0:
             return {"samples": 0}
         weighted, lengths = self._from_token_records(context.out_dir, weighted)
-        windows = document_windows(parquet_files(context.out_dir, "parquet"))
+        windows = document_windows(files_in(context.out_dir, "parquet"))
         if windows:  # a long document reaches the trainer as its context windows: each packs on its own
             weighted = split_into_windows(weighted, windows, lengths)
         packed = pack_table(weighted.filter(pc.greater(weighted.column(REPEATS), 0)), self.context, lengths)

@@ -125,7 +125,7 @@ def _folder_kind(path: str) -> str:
 
 def detect_input_kind(path: str) -> str:
     """The reader kind for ``path`` (one of :data:`INPUT_KINDS`); raise :class:`InputError` when unclear."""
-    if path.startswith("pipe:") or ("://" in path and not _store_uri(path)):
+    if path.startswith("pipe:") or ("://" in path and not fs.is_store_uri(path)):
         raise InputError(f"{path[:200]}: inputs are local paths or s3://, gs://, hf:// locations; set kind on "
                          "this input for anything else")
     try:
@@ -138,10 +138,3 @@ def detect_input_kind(path: str) -> str:
         return _file_kind(path)
     except (OSError, fs.StoreError) as exc:  # an unreachable store or refused credentials: one line
         raise InputError(f"{path[:200]}: cannot read it: {str(exc).splitlines()[0][:200]}") from None
-
-
-def _store_uri(path: str) -> bool:
-    try:
-        return fs.is_remote(path)
-    except fs.StoreError:
-        return False

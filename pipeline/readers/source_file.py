@@ -19,7 +19,7 @@ import pyarrow.fs as pafs
 
 from mmcurate.pipeline import fs
 
-__all__ = ["open_source", "parquet_source", "read_beside", "source_size", "list_source_files", "is_folder",
+__all__ = ["open_source", "read_beside", "source_size", "list_source_files", "is_folder",
            "is_file", "source_name", "join_relative"]
 
 _BUFFER = 1 << 20
@@ -29,17 +29,7 @@ def open_source(location: str) -> BinaryIO:
     """A seekable binary file for ``location``; raises ``FileNotFoundError`` / ``OSError`` like ``open``."""
     if not fs.is_remote(location):
         return open(location, "rb")
-    filesystem, path = fs.resolve(location)
-    return io.BufferedReader(filesystem.open_input_file(path), _BUFFER)  # type: ignore[arg-type]
-
-
-def parquet_source(location: str) -> str | pafs.NativeFile:
-    """What ``pq.ParquetFile`` reads best: a local path, or pyarrow's own random-access file for an object
-    (its footer and row groups then come as ranged GETs)."""
-    if not fs.is_remote(location):
-        return location
-    filesystem, path = fs.resolve(location)
-    return filesystem.open_input_file(path)
+    return io.BufferedReader(fs.open_input_file(location), _BUFFER)  # type: ignore[arg-type]
 
 
 def read_beside(table: str, value: str, max_bytes: int) -> bytes:

@@ -28,7 +28,7 @@ from mmcurate.pipeline import fs
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.readers.base import InputError, Reader, WorkUnit, rejected_row, sample_row
 from mmcurate.pipeline.readers.safe_path import PathRefused, default_roots, read_inside
-from mmcurate.pipeline.readers.source_file import open_source, parquet_source, read_beside
+from mmcurate.pipeline.readers.source_file import open_source, read_beside
 from mmcurate.pipeline.readers.table_formats import (
     RaggedRow,
     plan_delimited,
@@ -227,12 +227,12 @@ def _parquet_rows(path: str) -> int:
         tail = fh.read(4)
     if head != b"PAR1" or tail != b"PAR1":
         raise OSError(f"{path}: no PAR1 magic at both ends")
-    return pq.ParquetFile(parquet_source(path)).metadata.num_rows
+    return pq.ParquetFile(fs.parquet_source(path)).metadata.num_rows
 
 
 def _read_parquet_rows(path: str, start: int, count: int) -> pa.Table:
     """Rows [start, start+count) reading only the row groups that overlap them."""
-    pf = pq.ParquetFile(parquet_source(path))
+    pf = pq.ParquetFile(fs.parquet_source(path))
     groups, first_row, row = [], None, 0
     for g in range(pf.metadata.num_row_groups):
         n = pf.metadata.row_group(g).num_rows

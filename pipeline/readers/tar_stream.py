@@ -103,7 +103,7 @@ def open_shard(source: str | Path) -> BinaryIO:
     """Open a shard on local disk or an object store (``s3://``, ``gs://``, ``hf://``, streamed); any other
     ``scheme:`` (``pipe:``, ``file:``, ``http:``) is refused: a tar list must not run commands or fetch URLs."""
     text = str(source)
-    if text.split("://", 1)[0].lower() in fs.REMOTE_SCHEMES and "://" in text:
+    if fs.is_store_uri(text):
         return io.BufferedReader(fs.open_input_stream(text), 1 << 20)  # type: ignore[arg-type]
     if _SCHEME_RE.match(text):
         raise ShardError("scheme_not_allowed", f"refusing {text.split(':', 1)[0]}: source")

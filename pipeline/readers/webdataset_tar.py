@@ -63,7 +63,7 @@ class WebDatasetReader(Reader):
                                    **{k: v for k, v in knobs.items() if v is not None})
 
     def plan(self) -> list[dict[str, Any]]:
-        if _store(self.path):  # a tar object, or a prefix of them, on an object store
+        if fs.is_store_uri(self.path):  # a tar object, or a prefix of them, on an object store
             if is_file(self.path):
                 return [{"tar": self.path}]
             return [{"tar": fs.join(self.path, rel)} for rel in list_source_files(self.path)
@@ -112,10 +112,3 @@ class WebDatasetReader(Reader):
             chunks.add(rejected_row(unit, 0, 0, source=tar, locator=f"{Path(tar).name}:<shard>", stage=self.name,
                                     reason=self.reason("read_error"), error=str(exc)))
         return chunks.table()
-
-
-def _store(path: str) -> bool:
-    try:
-        return fs.is_remote(path)
-    except fs.StoreError:  # another scheme: refused by open_shard at read time, as a recorded reject
-        return False

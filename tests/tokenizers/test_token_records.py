@@ -12,16 +12,13 @@ import pyarrow as pa
 import pytest
 
 from mmcurate.schemas import sample as S
+from mmcurate.schemas.token_record import COUNTS, TOKEN_RECORD_SCHEMA, TOKEN_RECORD_VERSION
+from mmcurate.tokenizers.audio_spans import AudioSpan, audio_spans
 from mmcurate.tokenizers.text import default_text_tokenizer, train_caption_bpe
 from mmcurate.tokenizers.token_records import (
     AUDIO_MARKERS,
-    COUNTS,
-    TOKEN_RECORD_SCHEMA,
-    TOKEN_RECORD_VERSION,
-    AudioSpan,
     ClipCodes,
     TokenLayout,
-    audio_spans,
     build_record,
     timestamp_encoder,
     token_records,

@@ -9,7 +9,7 @@ import pytest
 
 from mmcurate.pipeline.audio.decode_stage import AudioDecode
 from mmcurate.pipeline.dedup.audio_keep import audio_quality
-from mmcurate.pipeline.dedup.passes import AudioDedup
+from mmcurate.pipeline.dedup.audio_pass import AudioDedup
 from mmcurate.pipeline.generate import audio as g
 from mmcurate.pipeline.runner import run_stages
 from mmcurate.schemas import sample as S

@@ -10,6 +10,7 @@ from test_semdedup import embedding_table, planted_embeddings
 from video_helpers import planted_video_signatures
 
 from mmcurate.pipeline.dedup import global_dedup as G
+from mmcurate.pipeline.dedup import ray_dedup as R
 from mmcurate.pipeline.dedup.exact import PIXEL_SHA256, ExactHash
 from mmcurate.pipeline.dedup.minhash import MINHASH_BANDS, MINHASH_SIGNATURE, MinHashSignature
 from mmcurate.pipeline.dedup.phash import PHASH, PerceptualHash
@@ -42,14 +43,14 @@ def image_signatures(planted_images) -> tuple[pa.Table, dict[str, str]]:
 
 def test_ray_phash_and_exact_match_library_across_blocks(ray_session, image_signatures) -> None:
     signatures, groups = image_signatures
-    ray_phash = G.ray_phash_duplicates(_two_blocks(signatures), max_distance=10, num_partitions=2)
+    ray_phash = R.ray_phash_duplicates(_two_blocks(signatures), max_distance=10, num_partitions=2)
     assert _as_set(ray_phash) == _as_set(G.phash_duplicates(signatures, max_distance=10))
     precision, recall = precision_recall(predicted_pairs(ray_phash, list(groups)), true_pairs(groups))
     assert precision >= 0.95 and recall >= 0.95
     # Exact: duplicate the first rows under new ids, in the other block, and find them.
     copies = signatures.slice(0, 3).set_column(0, signatures.schema.field(0), pa.array(["zz0", "zz1", "zz2"]))
     with_copies = pa.concat_tables([signatures, copies])
-    ray_exact = G.ray_exact_duplicates(_two_blocks(with_copies), PIXEL_SHA256, num_partitions=2)
+    ray_exact = R.ray_exact_duplicates(_two_blocks(with_copies), PIXEL_SHA256, num_partitions=2)
     assert _as_set(ray_exact) == _as_set(G.exact_duplicates(with_copies, PIXEL_SHA256))
     # camera.png is grey: its RGB PNG and its grey PNG are the same pixels, a true exact duplicate.
     assert {"zz0", "zz1", "zz2"} <= set(ray_exact.column("sample_id").to_pylist())
@@ -59,7 +60,7 @@ def test_ray_minhash_matches_library_across_blocks(ray_session, planted_texts) -
     items, groups = planted_texts
     table = run_stages([MinHashSignature()], sample_table([(sid, None, text) for sid, text in items]))
     signatures = G.signature_table(table, [MINHASH_SIGNATURE, MINHASH_BANDS])
-    ray_result = G.ray_minhash_duplicates(_two_blocks(signatures), threshold=0.7, num_partitions=2)
+    ray_result = R.ray_minhash_duplicates(_two_blocks(signatures), threshold=0.7, num_partitions=2)
     assert _as_set(ray_result) == _as_set(G.minhash_duplicates(signatures, threshold=0.7))
     precision, recall = precision_recall(predicted_pairs(ray_result, list(groups)), true_pairs(groups))
     assert precision >= 0.95 and recall >= 0.95
@@ -68,7 +69,7 @@ def test_ray_minhash_matches_library_across_blocks(ray_session, planted_texts) -
 def test_ray_semdedup_across_blocks(ray_session) -> None:
     emb, ids, groups = planted_embeddings(n_base=1500, n_dup_bases=150, dim=32, seed=1)
     table = embedding_table(emb, ids)
-    removals = G.ray_semantic_duplicates(_two_blocks(table), config=SemDeDupConfig(n_clusters=8, eps=0.05),
+    removals = R.ray_semantic_duplicates(_two_blocks(table), config=SemDeDupConfig(n_clusters=8, eps=0.05),
                                           num_partitions=2)
     precision, recall = precision_recall(predicted_pairs(removals, ids), true_pairs(groups))
     assert precision >= 0.95 and recall >= 0.95, (precision, recall)
@@ -76,6 +77,6 @@ def test_ray_semdedup_across_blocks(ray_session) -> None:
 
 def test_ray_video_phash_matches_library_across_blocks(ray_session) -> None:
     signatures = planted_video_signatures(n=150, seed=4)
-    ray_result = G.ray_video_phash_duplicates(_two_blocks(signatures), max_distance=8, num_partitions=2)
+    ray_result = R.ray_video_phash_duplicates(_two_blocks(signatures), max_distance=8, num_partitions=2)
     assert ray_result.num_rows >= 40  # ~50 planted copies
     assert _as_set(ray_result) == _as_set(G.video_phash_duplicates(signatures, max_distance=8))
