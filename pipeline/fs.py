@@ -21,6 +21,7 @@ import functools
 import hashlib
 import io
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -216,6 +217,12 @@ def delete(location: str | os.PathLike[str], s3: S3Options | None = None) -> Non
         pass
 
 
+_AWS_CODE = re.compile(r"AWS Error (\w+)")
+_DENIED_CODES = frozenset({"ACCESS_DENIED", "INVALID_ACCESS_KEY_ID", "SIGNATURE_DOES_NOT_MATCH", "FORBIDDEN"})
+_HTTP_403 = re.compile(
+    r"(?i)\b(http status(?: code)?:? 403|403 forbidden|accessdenied|invalidaccesskeyid|signaturedoesnotmatch)\b")
+
+
 def check_bucket(uri: str, s3: S3Options | None = None) -> None:
     """Preflight before any work starts: raises ``StoreError`` (one line) if the bucket is unusable."""
     scheme, path = _split(uri)
@@ -241,10 +248,14 @@ def check_bucket(uri: str, s3: S3Options | None = None) -> None:
 
 
 def _explain(message: str) -> str:
+    # Network first and by the AWS error code: a connect failure's text carries its duration
+    # ("after 403 ms"), so a bare "403" match read a dead endpoint as "access denied" in CI.
     lowered = message.lower()
-    if any(k in lowered for k in ("access_denied", "accessdenied", "invalidaccesskeyid", "signaturedoesnotmatch",
-                                  "forbidden", "403")):
-        return "access denied: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy"
-    if any(k in lowered for k in ("couldn't connect", "connection refused", "network", "curl", "timeout", "resolve")):
+    code = _AWS_CODE.search(message)
+    if (code and code.group(1) == "NETWORK_CONNECTION") or any(
+            k in lowered for k in ("couldn't connect", "could not connect", "connection refused", "curlcode",
+                                   "timeout", "resolve host")):
         return "store unreachable: check AWS_ENDPOINT_URL and the network"
+    if (code and code.group(1) in _DENIED_CODES) or _HTTP_403.search(message):
+        return "access denied: check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy"
     return message.splitlines()[0][:200] if message else "unusable"

@@ -67,3 +67,18 @@ def test_check_bucket_gives_one_line_errors(s3_server, s3_bucket: str) -> None: 
     with pytest.raises(fs.StoreError, match="unreachable") as unreachable:
         fs.check_bucket(f"s3://{s3_bucket}/out", fs.S3Options(endpoint_url="http://127.0.0.1:9"))
     assert "\n" not in str(denied.value) + str(unreachable.value)
+
+
+@pytest.mark.parametrize(("message", "meaning"), [
+    # The CI failure: a connect that took 403 ms was read as HTTP 403.
+    ("When getting information for bucket 'b': AWS Error NETWORK_CONNECTION during HeadBucket operation: "
+     "curlCode: 7, Could not connect to server; Details: Failed to connect to 127.0.0.1:9 after 403 ms", "unreachable"),
+    ("When getting information for bucket 'b': AWS Error ACCESS_DENIED during HeadBucket operation: "
+     "No response body.", "access denied"),
+    ("When getting information for bucket 'b': AWS Error UNKNOWN (HTTP status 403) during HeadBucket operation: "
+     "No response body.", "access denied"),
+    ("When getting information for bucket 'b': AWS Error UNKNOWN (HTTP status 500) during HeadBucket operation: "
+     "after 403 tries", "HTTP status 500"),
+])
+def test_store_errors_are_read_by_their_code_not_by_stray_digits(message: str, meaning: str) -> None:
+    assert meaning in fs._explain(message)
