@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.passes import OutputPass, Pass, survivors
+from mmcurate.pipeline.passes import OutputPass, Pass
 from mmcurate.pipeline.read_units import SPILL_DIR, InputSource, SpillSource, read_unit, units_dataset
 from mmcurate.pipeline.readers.base import Reader, WorkUnit
 from mmcurate.pipeline.runner import run_stages
@@ -140,8 +140,8 @@ def _collect_ray(readers: Sequence[Reader], units: Sequence[WorkUnit], c: Collec
                           batch_size=None).materialize()
 
 
-def _drop(table: pa.Table, decision: pa.Table) -> pa.Table:
-    return survivors(table, decision)
+def _drop(table: pa.Table, step: Pass, decision: pa.Table) -> pa.Table:
+    return step.survivors(table, decision)
 
 
 def _decide_group(passes: list[Pass], rows: Any, use_ray: bool) -> list[pa.Table]:
@@ -150,10 +150,10 @@ def _decide_group(passes: list[Pass], rows: Any, use_ray: bool) -> list[pa.Table
         decision = step.decide_ray(rows) if use_ray else step.decide(rows)
         decisions.append(decision)
         if use_ray:
-            rows = rows.map_batches(_drop, fn_kwargs={"decision": decision}, batch_format="pyarrow",
+            rows = rows.map_batches(_drop, fn_kwargs={"step": step, "decision": decision}, batch_format="pyarrow",
                                     batch_size=None).materialize()
         else:
-            rows = survivors(rows, decision)
+            rows = step.survivors(rows, decision)
     return decisions
 
 
@@ -208,8 +208,7 @@ def decide_passes(steps: Sequence[Step], readers: Sequence[Reader], units: Seque
         for i, path, decision in zip(group, paths, _decide_group(passes, rows, use_ray)):
             _save(path, decision)
             decisions[i] = decision
-            rejected = decision.filter(pc.is_valid(decision.column("reject"))).num_rows
-            log.info("step %d (%s): %d rows rejected", i, steps[i].name, rejected)
+            log.info("step %d (%s): %s", i, steps[i].name, steps[i].describe(decision))
     return Decisions(decisions, spill_at)
 
 

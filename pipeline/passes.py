@@ -101,6 +101,14 @@ class Pass(ABC):
     def empty_rows(self) -> pa.Table:
         return pa.table({S.SAMPLE_ID: pa.array([], pa.string())})
 
+    def survivors(self, rows: pa.Table, decision: pa.Table) -> pa.Table:
+        """``rows`` without the ones ``decision`` rejects: what the next pass of its group sees."""
+        return survivors(rows, decision)
+
+    def describe(self, decision: pa.Table) -> str:
+        """One line for the log: what the decision does."""
+        return f"{decision.filter(pc.is_valid(decision.column(REJECT))).num_rows} rows rejected"
+
     def apply_stages(self, decision: pa.Table) -> list[Stage]:
         """The stages that apply ``decision`` in the main pass."""
         return [ApplyDecision(step=self.name, decision=decision, declared=self.writes)]

@@ -1,7 +1,8 @@
 """``token_records``: interleaved text + VQ image/frame-code sequences of the accepted samples.
 
 An output step: it runs over the committed accepted shards after a ``vq_tokenize`` step wrote the
-codes, tokenizes captions with the target tokenizer, and writes ``tokens/`` shards with their manifest.
+codes, tokenizes captions with the target tokenizer, and writes ``tokens/`` shards with their manifest:
+one token shard per accepted shard, built and written before the next is read.
 Video frames come as VQ codes with their timestamps (``vq_clip_codes``), never the clips' JPEG bytes;
 audio as ``tokens_audio`` placeholders per window (``count_tokens``), never the waveform.
 """
@@ -66,7 +67,8 @@ class TokenRecords(OutputPass):
 
     def run(self, context: OutputContext) -> dict[str, Any]:
         from mmcurate.tokenizers.text import default_text_tokenizer, load_text_tokenizer
-        from mmcurate.tokenizers.token_records import TokenLayout, token_records, write_token_shards
+        from mmcurate.tokenizers.token_records import TokenLayout, token_records
+        from mmcurate.tokenizers.token_shards import write_token_manifest, write_token_shard
         from mmcurate.tokenizers.vqvae.checkpoint import read_metadata, shipped_small
 
         shards = files_in(context.out_dir, "parquet")
@@ -75,8 +77,12 @@ class TokenRecords(OutputPass):
         tokenizer = load_text_tokenizer(self.text_tokenizer) if self.text_tokenizer else default_text_tokenizer()
         codebook = int(read_metadata(self.vq_checkpoint or shipped_small())["config"]["codebook_size"])
         layout = TokenLayout.from_tokenizer(tokenizer, codebook)
-        samples = read_record_columns(shards)
-        records = token_records(samples.sort_by(S.SAMPLE_ID), tokenizer, layout)
-        manifest = write_token_shards(records, fs.join(context.out_dir, "tokens"), layout,
-                                      extra={"config_hash": context.config_hash})
+        out = fs.join(context.out_dir, "tokens")
+        entries = []
+        for index, location in enumerate(shards):  # one accepted shard's records in memory at a time
+            samples = read_record_columns([location])
+            records = token_records(samples.sort_by(S.SAMPLE_ID), tokenizer, layout)
+            entries.append(write_token_shard(records, out, f"tokens-{index:05d}.parquet",
+                                             source=fs.relative_to(location, context.out_dir)))
+        manifest = write_token_manifest(out, layout.to_dict(), entries, extra={"config_hash": context.config_hash})
         return {"token_records": manifest["rows"], "tokens": manifest["totals"]["n_tokens"]}

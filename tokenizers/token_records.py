@@ -32,7 +32,6 @@ be mapped back.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -40,17 +39,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from mmcurate.pipeline import fs
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.audio import AUDIO_PROBE
 from mmcurate.schemas.document import DOC_NODES
-from mmcurate.schemas.token_record import COUNTS, TOKEN_RECORD_SCHEMA, TOKEN_RECORD_VERSION
+from mmcurate.schemas.token_record import COUNTS, TOKEN_RECORD_SCHEMA
 from mmcurate.tokenizers.audio_spans import AudioSpan, audio_spans
 from mmcurate.tokenizers.qwen_vl_video import QWEN_TIMESTAMP_FORMAT, qwen_timestamp_text
 from mmcurate.tokenizers.text import encode_texts
 from mmcurate.tokenizers.token_count import AUDIO_WINDOWS, TOKENS_AUDIO
+from mmcurate.tokenizers.token_shards import write_token_manifest, write_token_shard
 from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 
 if TYPE_CHECKING:
@@ -259,19 +257,6 @@ def write_token_shards(records: pa.Table, out_dir: str | Path, layout: TokenLayo
                        prefix: str = "tokens", extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """Write ``records`` as ``<prefix>-NNNNN.parquet`` shards and ``manifest.json``; returns the manifest."""
     out = str(out_dir)
-    shards = []
-    for n, start in enumerate(range(0, max(records.num_rows, 1), rows_per_shard)):
-        part = records.slice(start, rows_per_shard).cast(TOKEN_RECORD_SCHEMA)
-        name = f"{prefix}-{n:05d}.parquet"
-        info = fs.write_atomic(fs.join(out, name), lambda fh, t=part: pq.write_table(t, fh, compression="zstd"))
-        sums = {k: int(pa.compute.sum(part.column(k)).as_py() or 0) for k in COUNTS}
-        shards.append({"path": name, "rows": part.num_rows, "bytes": info.bytes, "sha256": info.sha256, **sums})
-    manifest = {
-        "schema": TOKEN_RECORD_VERSION, "layout": layout.to_dict(), "shards": shards,
-        "rows": records.num_rows,
-        "totals": {k: sum(s[k] for s in shards) for k in COUNTS},
-        **(extra or {}),
-    }
-    text = json.dumps(manifest, indent=2, sort_keys=True).encode()
-    fs.write_atomic(fs.join(out, "manifest.json"), lambda fh: fh.write(text))
-    return manifest
+    shards = [write_token_shard(records.slice(start, rows_per_shard), out, f"{prefix}-{n:05d}.parquet")
+              for n, start in enumerate(range(0, max(records.num_rows, 1), rows_per_shard))]
+    return write_token_manifest(out, layout.to_dict(), shards, extra)

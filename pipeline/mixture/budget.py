@@ -45,7 +45,8 @@ from mmcurate.schemas.mixture import MODALITY, REPEATS, TOKENS_TOTAL
 if TYPE_CHECKING:
     import ray.data
 
-__all__ = ["BudgetConfig", "budget_rows", "cell_ratios", "decide", "balance", "ray_balance", "balance_report"]
+__all__ = ["BudgetConfig", "budget_rows", "cell_totals", "add_totals", "with_out_tokens", "cell_ratios", "decide",
+           "balance", "ray_balance", "balance_report"]
 
 _Cell = tuple[str, str]
 
@@ -76,10 +77,17 @@ def budget_rows(samples: pa.Table, tokens_column: str = TOKENS_TOTAL) -> pa.Tabl
     return slim.rename_columns([S.SAMPLE_ID, MODALITY, S.SOURCE, TOKENS_TOTAL])
 
 
-def _cell_totals(table: pa.Table, column: str = TOKENS_TOTAL) -> dict[_Cell, float]:
+def cell_totals(table: pa.Table, column: str = TOKENS_TOTAL) -> dict[_Cell, float]:
     grouped = table.group_by([MODALITY, S.SOURCE]).aggregate([(column, "sum")])
     return {(m, s): float(t) for m, s, t in zip(grouped.column(MODALITY).to_pylist(), grouped.column(S.SOURCE).to_pylist(),
                                                 grouped.column(f"{column}_sum").to_pylist())}
+
+
+def add_totals(into: dict[_Cell, float], more: dict[_Cell, float]) -> dict[_Cell, float]:
+    """``into`` plus ``more``, cell by cell: per-shard totals summed into the dataset's."""
+    for cell, tokens in more.items():
+        into[cell] = into.get(cell, 0.0) + tokens
+    return into
 
 
 def _targets(natural: dict[_Cell, float], config: BudgetConfig) -> dict[_Cell, float]:
@@ -141,9 +149,9 @@ def balance_report(natural: dict[_Cell, float], achieved: dict[_Cell, float], co
 
 def balance(rows: pa.Table, config: BudgetConfig) -> tuple[pa.Table, pa.Table]:
     """Library mode: ``(rows with repeats, report)`` for a slim Arrow table."""
-    natural = _cell_totals(rows)
+    natural = cell_totals(rows)
     decided = decide(rows, cell_ratios(natural, config), config.seed)
-    achieved = _cell_totals(_with_out_tokens(decided), "_out")
+    achieved = cell_totals(with_out_tokens(decided), "_out")
     return decided, balance_report(natural, achieved, config)
 
 
@@ -154,7 +162,7 @@ def _ray_totals(ds: ray.data.Dataset, column: str) -> dict[_Cell, float]:
     return {(r[MODALITY], r[S.SOURCE]): float(r["t"]) for r in rows}
 
 
-def _with_out_tokens(batch: pa.Table) -> pa.Table:
+def with_out_tokens(batch: pa.Table) -> pa.Table:
     return batch.append_column("_out", pc.multiply(batch.column(TOKENS_TOTAL).cast(pa.int64()),
                                                    batch.column(REPEATS).cast(pa.int64())))
 
@@ -168,5 +176,5 @@ def ray_balance(ds: ray.data.Dataset, config: BudgetConfig) -> tuple[ray.data.Da
     natural = _ray_totals(slim, TOKENS_TOTAL)
     decided = slim.map_batches(decide, batch_format="pyarrow", batch_size=None,
                                fn_kwargs={"ratios": cell_ratios(natural, config), "seed": config.seed}).materialize()
-    achieved = _ray_totals(decided.map_batches(_with_out_tokens, batch_format="pyarrow", batch_size=None), "_out")
+    achieved = _ray_totals(decided.map_batches(with_out_tokens, batch_format="pyarrow", batch_size=None), "_out")
     return decided, balance_report(natural, achieved, config)

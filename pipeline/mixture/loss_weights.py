@@ -33,7 +33,8 @@ from mmcurate.schemas.mixture import LOSS_WEIGHT, REPEATS, TOKENS_SUPERVISED
 if TYPE_CHECKING:
     import ray.data
 
-__all__ = ["Mode", "raw_weights", "loss_weights", "add_loss_weights", "ray_add_loss_weights"]
+__all__ = ["Mode", "raw_weights", "loss_weights", "add_loss_weights", "weight_sums", "weight_scale",
+           "ray_add_loss_weights"]
 
 Mode = Literal["sqrt", "token", "sample"]
 
@@ -86,10 +87,20 @@ def add_loss_weights(table: pa.Table, mode: Mode = "sqrt", scale: float | None =
         pa.array(w, pa.float32()))
 
 
-def _partial_sums(batch: pa.Table, mode: Mode) -> pa.Table:
+def weight_sums(batch: pa.Table, mode: Mode) -> tuple[float, float]:
+    """``(sum k n, sum k n raw)`` of a part of the dataset: summed over the parts, they give ``c``."""
     n = _column(batch, TOKENS_SUPERVISED)
     k = _column(batch, REPEATS) if REPEATS in batch.column_names else np.ones(len(n))
-    tokens, weighted = _sums(n, k, mode)
+    return _sums(n, k, mode)
+
+
+def weight_scale(tokens: float, weighted: float) -> float:
+    """``c`` from the dataset's sums (0 when nothing is supervised)."""
+    return tokens / weighted if weighted else 0.0
+
+
+def _partial_sums(batch: pa.Table, mode: Mode) -> pa.Table:
+    tokens, weighted = weight_sums(batch, mode)
     return pa.table({"tokens": [tokens], "weighted": [weighted]})
 
 

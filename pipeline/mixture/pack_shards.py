@@ -23,10 +23,10 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
 from mmcurate.pipeline.fs import StoredFile
-from mmcurate.pipeline.mixture.packing import PACK_SCHEMA, PackResult
+from mmcurate.pipeline.mixture.packing import PACK_SCHEMA, REJECT_SCHEMA, PackResult
 from mmcurate.schemas.records import MANIFEST_SCHEMA
 
-__all__ = ["MANIFEST_NAME", "SUMMARY_NAME", "REJECTS_NAME", "write_pack_shards"]
+__all__ = ["MANIFEST_NAME", "SUMMARY_NAME", "REJECTS_NAME", "PackShardWriter", "write_pack_shards"]
 
 MANIFEST_NAME = "packs_manifest.parquet"
 SUMMARY_NAME = "packs_summary.json"
@@ -45,45 +45,79 @@ def _writer(table: pa.Table, fmt: Format) -> Callable[[BinaryIO], None]:
     return write
 
 
+class PackShardWriter:
+    """Pack shards written as packs arrive (:func:`~.packing.pack_batches` chunk by chunk): the writer holds
+    under one shard of packs, the rejects and running sums; :meth:`close` writes rejects, manifest, summary."""
+
+    def __init__(self, out_dir: Path | str, context: int, packs_per_shard: int = 4096, fmt: Format = "parquet",
+                 config_hash: str = "") -> None:
+        if packs_per_shard < 1:
+            raise ValueError("packs_per_shard must be >= 1")
+        if fmt not in ("parquet", "arrow"):
+            raise ValueError(f"fmt must be 'parquet' or 'arrow', got {fmt!r}")
+        self.out, self.context, self.per_shard, self.fmt, self.config_hash = (
+            str(out_dir), context, packs_per_shard, fmt, config_hash)
+        self._pending: list[pa.Table] = []
+        self._rejects: list[pa.Table] = []
+        self._infos: list[tuple[str, int, StoredFile]] = []
+        self._packs = self._sequences = self._tokens = 0
+
+    def add(self, result: PackResult) -> None:
+        self._pending.append(result.packs)
+        self._rejects.append(result.rejects)
+        while sum(t.num_rows for t in self._pending) >= self.per_shard:
+            held = pa.concat_tables(self._pending)
+            self._write(held.slice(0, self.per_shard))
+            self._pending = [held.slice(self.per_shard)]
+
+    def _write(self, part: pa.Table) -> None:
+        name = f"packs-{len(self._infos):05d}.{self.fmt}"
+        self._infos.append((name, part.num_rows, fs.write_atomic(fs.join(self.out, name), _writer(part, self.fmt))))
+        self._packs += part.num_rows
+        self._sequences += int(pc.sum(pc.list_value_length(part.column("lengths"))).as_py() or 0)
+        self._tokens += int(pc.sum(part.column("tokens")).as_py() or 0)
+
+    def close(self) -> dict[str, object]:
+        """Write the last shard, the rejects, the summary and (last: it marks the set complete) the manifest."""
+        rest = pa.concat_tables(self._pending) if self._pending else PACK_SCHEMA.empty_table()
+        if rest.num_rows:
+            self._write(rest)
+        rejects = pa.concat_tables(self._rejects) if self._rejects else REJECT_SCHEMA.empty_table()
+        fs.write_atomic(fs.join(self.out, REJECTS_NAME), _writer(rejects, "parquet"))
+        summary: dict[str, object] = {
+            "context": self.context,
+            "packs": self._packs,
+            "sequences": self._sequences,
+            "tokens": self._tokens,
+            "efficiency": self._tokens / (self._packs * self.context) if self._packs else 0.0,
+            "rejects": rejects.num_rows,
+            "reject_reasons": {r["values"]: r["counts"] for r in
+                               pc.value_counts(rejects.column("drop_reason")).to_pylist()},
+            "shards": len(self._infos),
+        }
+        text = json.dumps(summary, indent=2, sort_keys=True).encode()
+        fs.write_atomic(fs.join(self.out, SUMMARY_NAME), lambda fh: fh.write(text))
+        fs.write_atomic(fs.join(self.out, MANIFEST_NAME), _writer(self._manifest(), "parquet"))
+        return summary
+
+    def _manifest(self) -> pa.Table:
+        infos = self._infos
+        return pa.table({
+            "unit_id": [name.split(".")[0] for name, _, _ in infos],
+            "path": [name for name, _, _ in infos],
+            "kind": ["packs"] * len(infos),
+            "format": [self.fmt] * len(infos),
+            "rows": [rows for _, rows, _ in infos],
+            "bytes": [info.bytes for _, _, info in infos],
+            "sha256": [info.sha256 for _, _, info in infos],
+            "schema_version": [PACK_SCHEMA.metadata[b"mmcurate.schema"].decode()] * len(infos),
+            "config_hash": [self.config_hash] * len(infos),
+        }, schema=MANIFEST_SCHEMA)
+
+
 def write_pack_shards(result: PackResult, out_dir: Path | str, packs_per_shard: int = 4096,
                       fmt: Format = "parquet", config_hash: str = "") -> dict[str, object]:
-    """Write shards, rejects, manifest and summary under ``out_dir``; returns the summary dict."""
-    if packs_per_shard < 1:
-        raise ValueError("packs_per_shard must be >= 1")
-    if fmt not in ("parquet", "arrow"):
-        raise ValueError(f"fmt must be 'parquet' or 'arrow', got {fmt!r}")
-    out = str(out_dir)
-    packs = result.packs
-    infos: list[tuple[str, int, StoredFile]] = []
-    for shard, start in enumerate(range(0, packs.num_rows, packs_per_shard)):
-        part = packs.slice(start, packs_per_shard)
-        name = f"packs-{shard:05d}.{fmt}"
-        infos.append((name, part.num_rows, fs.write_atomic(fs.join(out, name), _writer(part, fmt))))
-    fs.write_atomic(fs.join(out, REJECTS_NAME), _writer(result.rejects, "parquet"))
-    manifest = pa.table({
-        "unit_id": [name.split(".")[0] for name, _, _ in infos],
-        "path": [name for name, _, _ in infos],
-        "kind": ["packs"] * len(infos),
-        "format": [fmt] * len(infos),
-        "rows": [rows for _, rows, _ in infos],
-        "bytes": [info.bytes for _, _, info in infos],
-        "sha256": [info.sha256 for _, _, info in infos],
-        "schema_version": [PACK_SCHEMA.metadata[b"mmcurate.schema"].decode()] * len(infos),
-        "config_hash": [config_hash] * len(infos),
-    }, schema=MANIFEST_SCHEMA)
-    tokens = int(pc.sum(packs.column("tokens")).as_py() or 0)
-    summary: dict[str, object] = {
-        "context": result.context,
-        "packs": packs.num_rows,
-        "sequences": int(pc.sum(pc.list_value_length(packs.column("lengths"))).as_py() or 0),
-        "tokens": tokens,
-        "efficiency": result.efficiency,
-        "rejects": result.rejects.num_rows,
-        "reject_reasons": {r["values"]: r["counts"] for r in
-                           pc.value_counts(result.rejects.column("drop_reason")).to_pylist()},
-        "shards": len(infos),
-    }
-    text = json.dumps(summary, indent=2, sort_keys=True).encode()
-    fs.write_atomic(fs.join(out, SUMMARY_NAME), lambda fh: fh.write(text))
-    fs.write_atomic(fs.join(out, MANIFEST_NAME), _writer(manifest, "parquet"))  # last: it marks the set complete
-    return summary
+    """Write one packing result's shards, rejects, manifest and summary under ``out_dir``; returns the summary."""
+    writer = PackShardWriter(out_dir, result.context, packs_per_shard, fmt, config_hash)
+    writer.add(result)
+    return writer.close()

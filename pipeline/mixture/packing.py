@@ -34,7 +34,7 @@ import pyarrow as pa
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.mixture import LOSS_WEIGHT, REPEATS, TOKENS_TOTAL
 
-__all__ = ["NAME", "CONTEXTS", "PACK_SCHEMA", "PackResult", "ffd_assign", "naive_first_fit", "pack_table",
+__all__ = ["NAME", "CONTEXTS", "PACK_SCHEMA", "REJECT_SCHEMA", "PackResult", "ffd_assign", "naive_first_fit", "pack_table",
            "pack_batches"]
 
 NAME = "pack_v1"

@@ -1,15 +1,19 @@
 """The mixture's set-level steps over the accepted output: ``balance`` and ``pack``.
 
-They read only slim columns of the committed accepted shards (id, modality, source, token counts:
-~50 MB per million rows), never the media. ``balance`` gives each sample a hash-seeded repeat count
-that meets the token budget and mixture shares, and a loss weight (√-length by default); ``pack``
-places the repeated samples into fixed-length sequences, first-fit-decreasing. Both write under
-``mixture/``: ``balance.parquet`` and ``report.json``, then the pack shards with their manifest.
+They read only slim columns of the committed accepted shards (id, modality, source, token counts),
+never the media, one shard at a time (:mod:`.accepted`): the driver holds one shard's slim rows and one
+packing chunk, whatever the dataset's size. ``balance`` gives each sample a hash-seeded repeat count
+that meets the token budget and mixture shares, and a loss weight (√-length by default), in three
+reads of the slim columns (cell totals; repeats and loss-weight sums; the weights); ``pack`` places the
+repeated samples into fixed-length sequences, first-fit-decreasing within chunks of ``chunk_rows``.
+Both write under ``mixture/``: ``balance/part-NNNNN.parquet`` (one per accepted shard) and
+``report.json``, then the pack shards with their manifest.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
@@ -18,48 +22,43 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.mixture.budget import BudgetConfig, balance, budget_rows
-from mmcurate.pipeline.mixture.loss_weights import add_loss_weights
-from mmcurate.pipeline.mixture.pack_shards import write_pack_shards
-from mmcurate.pipeline.mixture.packing import ROW, SHARD, pack_table
+from mmcurate.pipeline.mixture.accepted import accepted_shards, located, part_name, slim_shards
+from mmcurate.pipeline.mixture.budget import (
+    BudgetConfig,
+    add_totals,
+    balance_report,
+    budget_rows,
+    cell_ratios,
+    cell_totals,
+    decide,
+    with_out_tokens,
+)
+from mmcurate.pipeline.mixture.loss_weights import add_loss_weights, weight_scale, weight_sums
+from mmcurate.pipeline.mixture.pack_shards import PackShardWriter
+from mmcurate.pipeline.mixture.packing import ROW, SHARD, pack_batches
 from mmcurate.pipeline.mixture.pieces import document_windows, split_into_windows
-from mmcurate.pipeline.out_files import files_in, parquet_schema, read_parquet
+from mmcurate.pipeline.out_files import files_in, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
-from mmcurate.schemas.mixture import MODALITY, REPEATS, TOKENS_SUPERVISED, TOKENS_TOTAL
+from mmcurate.schemas.mixture import REPEATS, TOKENS_SUPERVISED, TOKENS_TOTAL
 
-__all__ = ["Balance", "Pack", "accepted_slim_rows", "BALANCE_TABLE"]
+__all__ = ["Balance", "Pack", "BALANCE_DIR", "BalancePlan"]
 
-BALANCE_TABLE = "mixture/balance.parquet"
-_SLIM = [S.SAMPLE_ID, S.SOURCE, MODALITY, TOKENS_TOTAL, TOKENS_SUPERVISED]
-
-
-def located_rows(out_dir: str, folder: str, columns: list[str]) -> pa.Table | None:
-    """``columns`` of every record under ``out_dir/folder``, with the ``shard`` and ``row`` that locate it
-    (None when the folder holds no Parquet shard)."""
-    files = files_in(out_dir, folder)
-    if not files:
-        return None
-    parts = []
-    for path in files:
-        table = read_parquet(path, columns)
-        where = fs.relative_to(path, out_dir)
-        parts.append(table.append_column(SHARD, pa.array([where] * table.num_rows, pa.string()))
-                     .append_column(ROW, pa.array(range(table.num_rows), pa.int64())))
-    return pa.concat_tables(parts)
+BALANCE_DIR = "mixture/balance"
+TOKENS_MANIFEST = "tokens/manifest.json"
 
 
-def accepted_slim_rows(out_dir: str) -> pa.Table:
-    """The slim columns of every accepted sample, located (empty when no row was accepted)."""
-    shards = files_in(out_dir, "parquet")
-    if not shards:
-        return pa.table({c: pa.array([], pa.string() if c in (S.SAMPLE_ID, S.SOURCE, MODALITY) else pa.int64())
-                         for c in _SLIM})
-    missing = [c for c in _SLIM if c not in parquet_schema(shards[0]).names]
-    if missing:
-        raise KeyError(f"the accepted shards have no {missing}: put a count_tokens step before balance/pack")
-    return located_rows(out_dir, "parquet", _SLIM)
+@dataclass(frozen=True)
+class BalancePlan:
+    """What the whole dataset decides for each row: the repeat ratio per cell, the loss-weight scale."""
+
+    config: BudgetConfig
+    ratios: dict[tuple[str, str], float]
+    scale: float
+    report: pa.Table
+    samples: int
+    repeated_rows: int
 
 
 @dataclass(kw_only=True)
@@ -76,33 +75,62 @@ class Balance(OutputPass):
         "sqrt", doc="per-sample loss weight: √-length, per token, or per sample", choices=("sqrt", "token", "sample"))
     seed: int = param(0, doc="seeds the hash that picks which samples repeat")
 
-    def budget(self, rows: pa.Table) -> BudgetConfig:
-        total = self.total_tokens or int(pc.sum(rows.column(TOKENS_TOTAL)).as_py() or 0)
+    def budget(self, natural: dict[tuple[str, str], float]) -> BudgetConfig:
+        total = self.total_tokens or int(sum(natural.values()))
         shares = self.modality_shares
         if not shares:  # no target: keep the natural mixture, so repeats are all 1
-            sums = rows.group_by(MODALITY).aggregate([(TOKENS_TOTAL, "sum")]).to_pylist()
-            natural = sum(r[f"{TOKENS_TOTAL}_sum"] or 0 for r in sums)
-            shares = {r[MODALITY]: (r[f"{TOKENS_TOTAL}_sum"] or 0) / max(natural, 1) for r in sums}
+            by_modality: dict[str, float] = {}
+            for (modality, _source), tokens in natural.items():
+                by_modality[modality] = by_modality.get(modality, 0.0) + tokens
+            shares = {m: t / max(sum(by_modality.values()), 1) for m, t in by_modality.items()}
         return BudgetConfig(total_tokens=max(total, 1), modality_shares=shares, max_repeats=self.max_repeats,
                             seed=self.seed)
 
-    def weighted(self, rows: pa.Table) -> tuple[pa.Table, pa.Table]:
-        """``(sample_id, tokens_total, repeats, loss_weight, ...)`` rows and the budget report."""
-        balanced, report = balance(budget_rows(rows), self.budget(rows))
-        carried = [S.SAMPLE_ID, TOKENS_SUPERVISED, *(c for c in (SHARD, ROW) if c in rows.column_names)]
-        weighted = balanced.join(rows.select(carried), S.SAMPLE_ID).sort_by(S.SAMPLE_ID)
-        return add_loss_weights(weighted, mode=self.loss_weighting), report
+    def plan(self, out_dir: str) -> BalancePlan | None:
+        """Two reads of the slim columns: cell totals, then repeats and loss-weight sums (None: no rows)."""
+        natural: dict[tuple[str, str], float] = {}
+        samples = 0
+        for slim in slim_shards(out_dir):
+            add_totals(natural, cell_totals(budget_rows(slim)))
+            samples += slim.num_rows
+        if not samples:
+            return None
+        config = self.budget(natural)
+        ratios = cell_ratios(natural, config)
+        achieved: dict[tuple[str, str], float] = {}
+        tokens = weighted = 0.0
+        repeated = 0
+        for slim in slim_shards(out_dir):
+            decided = self._decided(slim, ratios)
+            add_totals(achieved, cell_totals(with_out_tokens(decided), "_out"))
+            part_tokens, part_weighted = weight_sums(decided, self.loss_weighting)
+            tokens, weighted = tokens + part_tokens, weighted + part_weighted
+            repeated += int(pc.sum(decided.column(REPEATS)).as_py() or 0)
+        return BalancePlan(config, ratios, weight_scale(tokens, weighted), balance_report(natural, achieved, config),
+                           samples, repeated)
+
+    def _decided(self, slim: pa.Table, ratios: dict[tuple[str, str], float]) -> pa.Table:
+        decided = decide(budget_rows(slim), ratios, self.seed)
+        for name in (TOKENS_SUPERVISED, SHARD, ROW):  # budget_rows keeps every row in order: same positions
+            decided = decided.append_column(slim.schema.field(name), slim.column(name))
+        return decided
+
+    def weighted_parts(self, out_dir: str, plan: BalancePlan) -> Iterator[pa.Table]:
+        """Per accepted shard, in order: ``(sample_id, tokens_total, repeats, loss_weight, shard, row, ...)``."""
+        for slim in slim_shards(out_dir):
+            decided = self._decided(slim, plan.ratios)
+            yield add_loss_weights(decided, mode=self.loss_weighting, scale=plan.scale)
 
     def run(self, context: OutputContext) -> dict[str, Any]:
-        rows = accepted_slim_rows(context.out_dir)
-        if rows.num_rows == 0:
+        plan = self.plan(context.out_dir)
+        if plan is None:
             return {"samples": 0}
-        weighted, report = self.weighted(rows)
-        fs.write_atomic(fs.join(context.out_dir, BALANCE_TABLE), lambda fh: pq.write_table(weighted, fh))
-        body = json.dumps({"budget": report.to_pylist()}, indent=2, sort_keys=True, default=str)
+        for index, part in enumerate(self.weighted_parts(context.out_dir, plan)):
+            fs.write_atomic(fs.join(context.out_dir, BALANCE_DIR, part_name(index)),
+                            lambda fh, t=part: pq.write_table(t, fh))
+        body = json.dumps({"budget": plan.report.to_pylist()}, indent=2, sort_keys=True, default=str)
         fs.write_atomic(fs.join(context.out_dir, "mixture", "report.json"), lambda fh: fh.write(body.encode() + b"\n"))
-        repeats = weighted.column(REPEATS)
-        return {"samples": rows.num_rows, "repeated_rows": int(pc.sum(repeats).as_py() or 0)}
+        return {"samples": plan.samples, "repeated_rows": plan.repeated_rows}
 
 
 @dataclass(kw_only=True)
@@ -114,31 +142,70 @@ class Pack(OutputPass):
     context: int = param(8192, doc="pack length in tokens; longer samples are rejected (pack_v1:too_long)", ge=1)
     packs_per_shard: int = param(4096, doc="packs per output shard", ge=1)
 
-    def _rows(self, out_dir: str) -> pa.Table:
-        if fs.exists(fs.join(out_dir, BALANCE_TABLE)):
-            return read_parquet(fs.join(out_dir, BALANCE_TABLE))
-        rows = accepted_slim_rows(out_dir)  # no balance step: every sample once, √-length weights
-        return Balance().weighted(rows)[0] if rows.num_rows else rows
+    chunk_rows: int = param(1_000_000, doc="rows packed together (FFD within a chunk): the driver holds one chunk",
+                            ge=1)
 
-    def _from_token_records(self, out_dir: str, weighted: pa.Table) -> tuple[pa.Table, str]:
-        """One token universe: with token records written (``tokens/``), packs hold those very sequences,
-        their lengths and their places; otherwise the counted lengths and the accepted shards' rows."""
-        records = located_rows(out_dir, "tokens", [S.SAMPLE_ID, "n_tokens"])
-        if records is None:
-            return weighted, TOKENS_TOTAL
-        keep = [c for c in weighted.column_names if c not in (SHARD, ROW, "n_tokens")]
-        return weighted.select(keep).join(records, S.SAMPLE_ID).sort_by(S.SAMPLE_ID), "n_tokens"
+    def _parts(self, out_dir: str) -> Iterator[pa.Table]:
+        """The balanced rows per accepted shard: ``balance``'s parts, or every sample once, √-length."""
+        written = files_in(out_dir, BALANCE_DIR)
+        if written:
+            for location in written:
+                yield read_parquet(location)
+            return
+        balance = Balance()  # no balance step: every sample once, √-length weights
+        plan = balance.plan(out_dir)
+        if plan is not None:
+            yield from balance.weighted_parts(out_dir, plan)
+
+    def _token_shards(self, out_dir: str) -> dict[str, str] | None:
+        """Token shard location per accepted shard (``token_records`` writes one per shard), or None."""
+        if not fs.exists(fs.join(out_dir, TOKENS_MANIFEST)):
+            return None
+        manifest = json.loads(fs.read_bytes(fs.join(out_dir, TOKENS_MANIFEST)))
+        return {s["source"]: fs.join(out_dir, "tokens", s["path"]) for s in manifest["shards"] if s.get("source")}
+
+    def _sequences(self, part: pa.Table, shard: str, tokens: dict[str, str] | None, out_dir: str) -> pa.Table:
+        """One shard's packable sequences: with token records, their lengths and places; a long document
+        as its context windows, each packed on its own."""
+        if tokens is not None:
+            keep = [c for c in part.column_names if c not in (SHARD, ROW, "n_tokens")]
+            records = located(tokens[shard], out_dir, [S.SAMPLE_ID, "n_tokens"]) if shard in tokens else None
+            if records is None:
+                raise KeyError(f"{shard} has no token records: run token_records before pack")
+            part = part.select(keep).join(records, S.SAMPLE_ID).sort_by(S.SAMPLE_ID)
+        windows = document_windows([fs.join(out_dir, shard)])
+        if windows:
+            part = split_into_windows(part, windows, "n_tokens" if tokens is not None else TOKENS_TOTAL)
+        return part
+
+    def _chunks(self, out_dir: str, tokens: dict[str, str] | None, counted: list[int]) -> Iterator[pa.Table]:
+        buffer: list[pa.Table] = []
+        held = 0
+        for part in self._parts(out_dir):
+            if not part.num_rows:
+                continue
+            part = self._sequences(part, part.column(SHARD)[0].as_py(), tokens, out_dir)
+            counted[0] += part.num_rows
+            part = part.filter(pc.greater(part.column(REPEATS), 0))
+            buffer.append(part)
+            held += part.num_rows
+            if held >= self.chunk_rows:
+                yield pa.concat_tables(buffer, promote_options="default")
+                buffer, held = [], 0
+        if buffer:
+            yield pa.concat_tables(buffer, promote_options="default")
 
     def run(self, context: OutputContext) -> dict[str, Any]:
-        weighted = self._rows(context.out_dir)
-        if weighted.num_rows == 0:
+        if not accepted_shards(context.out_dir):
             return {"samples": 0}
-        weighted, lengths = self._from_token_records(context.out_dir, weighted)
-        windows = document_windows(files_in(context.out_dir, "parquet"))
-        if windows:  # a long document reaches the trainer as its context windows: each packs on its own
-            weighted = split_into_windows(weighted, windows, lengths)
-        packed = pack_table(weighted.filter(pc.greater(weighted.column(REPEATS), 0)), self.context, lengths)
-        summary = write_pack_shards(packed, fs.join(context.out_dir, "mixture"), packs_per_shard=self.packs_per_shard,
-                                    config_hash=context.config_hash)
-        return {"samples": weighted.num_rows,
-                **{k: summary[k] for k in summary if k in ("packs", "efficiency", "rejected")}}
+        tokens = self._token_shards(context.out_dir)
+        counted = [0]
+        writer = PackShardWriter(fs.join(context.out_dir, "mixture"), self.context,
+                                 packs_per_shard=self.packs_per_shard, config_hash=context.config_hash)
+        for result in pack_batches(self._chunks(context.out_dir, tokens, counted), self.context,
+                                   "n_tokens" if tokens is not None else TOKENS_TOTAL):
+            writer.add(result)
+        if not counted[0]:
+            return {"samples": 0}
+        summary = writer.close()
+        return {"samples": counted[0], **{k: summary[k] for k in summary if k in ("packs", "efficiency", "rejected")}}
