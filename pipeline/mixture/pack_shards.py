@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -65,10 +66,16 @@ class PackShardWriter:
     def add(self, result: PackResult) -> None:
         self._pending.append(result.packs)
         self._rejects.append(result.rejects)
-        while sum(t.num_rows for t in self._pending) >= self.per_shard:
-            held = pa.concat_tables(self._pending)
-            self._write(held.slice(0, self.per_shard))
-            self._pending = [held.slice(self.per_shard)]
+        if sum(t.num_rows for t in self._pending) < self.per_shard:
+            return
+        held = pa.concat_tables(self._pending)
+        start = 0
+        while held.num_rows - start >= self.per_shard:
+            self._write(held.slice(start, self.per_shard))
+            start += self.per_shard
+        rest = held.slice(start)
+        # A copy of the few packs left: a slice would keep the whole chunk's buffers alive.
+        self._pending = [rest.take(pa.array(np.arange(rest.num_rows)))]
 
     def _write(self, part: pa.Table) -> None:
         name = f"packs-{len(self._infos):05d}.{self.fmt}"

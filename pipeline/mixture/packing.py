@@ -58,6 +58,8 @@ PACK_SCHEMA = pa.schema([
 
 SHARD, ROW, PIECE = "shard", "row", "piece"  # optional input columns: where each sample's record is, which window
 
+_BLOCK = 65_536  # items placed per block of Python ints in ffd_assign
+
 REJECT_SCHEMA = pa.schema([("sample_id", pa.string()), ("drop_reason", pa.string()), ("error", pa.string())])
 
 
@@ -86,22 +88,26 @@ def ffd_assign(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray, int]:
     size = 1 << max(0, (max_bins - 1).bit_length())
     tree = [capacity] * (2 * size)  # max free space per subtree; leaves size..2*size-1 are bins
     assign = np.empty(len(lengths), dtype=np.int64)
-    used = 0
-    for idx, length in zip(order.tolist(), lengths[order].tolist()):
-        i = 1
-        while i < size:  # descend to the leftmost leaf with free >= length
-            i <<= 1
-            if tree[i] < length:
-                i += 1
-        bin_id = i - size
-        tree[i] -= length
-        i >>= 1
-        while i:
-            left, right = tree[2 * i], tree[2 * i + 1]
-            tree[i] = left if left > right else right
+    placed = np.empty(len(lengths), dtype=np.int64)  # bin of the j-th item in `order`
+    for start in range(0, len(order), _BLOCK):  # Python ints a block at a time: the heap stays small
+        block = lengths[order[start:start + _BLOCK]].tolist()
+        bins = []
+        for length in block:
+            i = 1
+            while i < size:  # descend to the leftmost leaf with free >= length
+                i <<= 1
+                if tree[i] < length:
+                    i += 1
+            bins.append(i - size)
+            tree[i] -= length
             i >>= 1
-        assign[idx] = bin_id
-        used = max(used, bin_id + 1)
+            while i:
+                left, right = tree[2 * i], tree[2 * i + 1]
+                tree[i] = left if left > right else right
+                i >>= 1
+        placed[start:start + len(bins)] = bins
+    assign[order] = placed
+    used = int(placed.max()) + 1
     return assign, used
 
 
@@ -123,6 +129,11 @@ def naive_first_fit(lengths: np.ndarray, capacity: int) -> tuple[np.ndarray, int
     return assign, len(free)
 
 
+def _flat(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """One array (a record batch's column already is one)."""
+    return column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+
+
 def _reject_table(ids: list[str], reason: str, details: list[str]) -> pa.Table:
     return pa.table({"sample_id": ids, "drop_reason": [f"{NAME}:{reason}"] * len(ids), "error": details},
                     schema=REJECT_SCHEMA)
@@ -134,7 +145,9 @@ def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) 
     which the packs then list per sample)."""
     if context < 1:
         raise ValueError(f"context must be >= 1, got {context}")
-    ids = np.asarray(rows.column(S.SAMPLE_ID).to_pylist(), dtype=object)
+    # Ids and shard paths stay Arrow strings (taken by index): a million Python str objects per chunk
+    # would cost ~200 MB of heap that the allocator keeps fragmented after the chunk is gone.
+    ids = _flat(rows.column(S.SAMPLE_ID))
     lengths = rows.column(length_column).fill_null(0).to_numpy().astype(np.int64)
     reps = (rows.column(REPEATS).fill_null(0).to_numpy().astype(np.int64) if REPEATS in rows.column_names
             else np.ones(len(ids), np.int64))
@@ -142,8 +155,9 @@ def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) 
                else np.ones(len(ids), np.float32))
     too_long, empty = lengths > context, lengths < 1
     rejects = pa.concat_tables([
-        _reject_table(ids[too_long].tolist(), "too_long", [f"{n} tokens > context {context}" for n in lengths[too_long]]),
-        _reject_table(ids[empty].tolist(), "empty", ["no tokens"] * int(empty.sum())),
+        _reject_table(ids.filter(pa.array(too_long)).to_pylist(), "too_long",
+                      [f"{n} tokens > context {context}" for n in lengths[too_long]]),
+        _reject_table(ids.filter(pa.array(empty)).to_pylist(), "empty", ["no tokens"] * int(empty.sum())),
     ])
     keep = ~(too_long | empty) & (reps > 0)
     item = np.repeat(np.flatnonzero(keep), reps[keep])  # one item per (sample, repeat)
@@ -160,12 +174,13 @@ def pack_table(rows: pa.Table, context: int, length_column: str = TOKENS_TOTAL) 
     offsets[seq_pos] = (cum - pack_base[bins]).astype(np.int32)
     cu_starts = (starts + np.arange(n_bins + 1)).astype(np.int32)
 
-    def lists(values: np.ndarray, bounds: np.ndarray, typ: pa.DataType) -> pa.Array:
-        return pa.ListArray.from_arrays(pa.array(bounds, pa.int32()), pa.array(values, typ))
+    def lists(values: np.ndarray | pa.Array, bounds: np.ndarray, typ: pa.DataType) -> pa.Array:
+        flat = values if isinstance(values, pa.Array) else pa.array(values, typ)
+        return pa.ListArray.from_arrays(pa.array(bounds, pa.int32()), flat)
 
     packs = pa.Table.from_arrays([
         pa.array(np.arange(n_bins), pa.int64()),
-        lists(ids[item], starts.astype(np.int32), pa.string()) if n_bins else pa.array([], pa.list_(pa.string())),
+        lists(ids.take(pa.array(item)), starts.astype(np.int32), pa.string()) if n_bins else pa.array([], pa.list_(pa.string())),
         lists(rep_index, starts.astype(np.int32), pa.int32()) if n_bins else pa.array([], pa.list_(pa.int32())),
         lists(lens, starts.astype(np.int32), pa.int32()) if n_bins else pa.array([], pa.list_(pa.int32())),
         lists(offsets, cu_starts, pa.int32()) if n_bins else pa.array([], pa.list_(pa.int32())),
@@ -183,7 +198,7 @@ def _locations(rows: pa.Table, item: np.ndarray, bounds: np.ndarray, n_bins: int
         return [pa.nulls(n_bins, pa.list_(pa.string())), pa.nulls(n_bins, pa.list_(pa.int64()))]
     if not n_bins:
         return [pa.array([], pa.list_(pa.string())), pa.array([], pa.list_(pa.int64()))]
-    shards = np.asarray(rows.column(SHARD).to_pylist(), dtype=object)[item]
+    shards = _flat(rows.column(SHARD)).take(pa.array(item))
     row_index = rows.column(ROW).to_numpy().astype(np.int64)[item]
     return [lists(shards, bounds, pa.string()), lists(row_index, bounds, pa.int64())]
 
@@ -203,7 +218,11 @@ def pack_batches(batches: Iterable[pa.Table], context: int, length_column: str =
     offset = 0
     for batch in batches:
         result = pack_table(batch, context, length_column)
+        del batch  # one chunk alive at a time: not this one while the caller builds the next
         n = result.packs.num_rows
         packs = result.packs.set_column(0, PACK_SCHEMA.field("pack_id"), pa.array(np.arange(offset, offset + n), pa.int64()))
         offset += n
-        yield PackResult(packs=packs, rejects=result.rejects, context=context)
+        out = PackResult(packs=packs, rejects=result.rejects, context=context)
+        del result, packs
+        yield out
+        del out

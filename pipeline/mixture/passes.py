@@ -40,6 +40,7 @@ from mmcurate.pipeline.mixture.pieces import document_windows, split_into_window
 from mmcurate.pipeline.out_files import files_in, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
+from mmcurate.pipeline.process_memory import TRIM_MIN_UNIT_BYTES, fix_mmap_threshold, return_freed_memory
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.mixture import REPEATS, TOKENS_SUPERVISED, TOKENS_TOTAL
 
@@ -190,8 +191,10 @@ class Pack(OutputPass):
             buffer.append(part)
             held += part.num_rows
             if held >= self.chunk_rows:
-                yield pa.concat_tables(buffer, promote_options="default")
+                chunk = pa.concat_tables(buffer, promote_options="default")
                 buffer, held = [], 0
+                yield chunk
+                del chunk
         if buffer:
             yield pa.concat_tables(buffer, promote_options="default")
 
@@ -202,9 +205,12 @@ class Pack(OutputPass):
         counted = [0]
         writer = PackShardWriter(fs.join(context.out_dir, "mixture"), self.context,
                                  packs_per_shard=self.packs_per_shard, config_hash=context.config_hash)
+        fix_mmap_threshold()
         for result in pack_batches(self._chunks(context.out_dir, tokens, counted), self.context,
                                    "n_tokens" if tokens is not None else TOKENS_TOTAL):
             writer.add(result)
+            del result  # not alive while the next chunk is built
+            return_freed_memory(TRIM_MIN_UNIT_BYTES)  # a chunk's temporaries back to the OS before the next
         if not counted[0]:
             return {"samples": 0}
         summary = writer.close()
