@@ -2,9 +2,10 @@
 
 ``balance``, ``token_records`` and ``pack`` walk the committed accepted shards in their sorted order and
 never hold more than one shard's slim rows (plus one packing chunk), so the driver's memory is set by
-the largest shard and the packing chunk, not by the dataset. Each file they write per shard carries the
-shard's index in the list (``mixture/balance/part-00007.parquet`` is ``parquet/…`` shard 7), so a later
-step pairs them by index without a join over the whole output.
+the largest shard and the packing chunk, not by the dataset. Each file they write per shard is named by
+the shard's index in the list (``mixture/balance/part-00007.parquet`` is ``parquet/…`` shard 7) and names
+the shard itself (a ``shard`` column; a token shard's manifest ``source``), so a later step pairs them
+shard by shard without a join over the whole output.
 """
 
 from __future__ import annotations
