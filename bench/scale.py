@@ -96,6 +96,13 @@ def peak_rss(every_s: float = 0.05) -> Iterator[dict[str, int]]:
         out["peak"], out["anon_peak"] = max(out["peak"], total), max(out["anon_peak"], anon)
 
 
+def _lap(mem: dict[str, int], name: str, laps: dict[str, float]) -> float:
+    """The driver's own-heap peak during the pass that just ended; the next pass's peak starts from now."""
+    laps[name] = mem["anon_peak"] / MIB
+    mem["anon_peak"] = rss()[1]
+    return time.perf_counter()
+
+
 def _mib(mem: dict[str, int]) -> dict[str, float]:
     return {"rss_start_mib": mem["start"] / MIB, "rss_peak_mib": mem["peak"] / MIB,
             "anon_start_mib": mem["anon_start"] / MIB, "anon_peak_mib": mem["anon_peak"] / MIB}
@@ -151,27 +158,30 @@ def run(n: int, partitions: int, chunk: int) -> dict[str, float]:
 
     ds = ray.data.range(n, override_num_blocks=max(8, n // 250_000)).map_batches(synthetic, batch_format="numpy")
     times: dict[str, float] = {}
+    laps: dict[str, float] = {}
     with peak_rss() as mem:
         t = time.perf_counter()
         removals = ray_exact_duplicates(ds.select_columns([S.SAMPLE_ID, PIXEL_SHA256]), num_partitions=partitions)
-        times["dedup_s"], t = time.perf_counter() - t, time.perf_counter()
+        times["dedup_s"], t = time.perf_counter() - t, _lap(mem, "dedup", laps)
         config = BudgetConfig(total_tokens=int(n * 2000), modality_shares={"image_text": 0.5, "video": 0.2,
                                                                           "instruction": 0.2, "text": 0.1})
         decided, _report = ray_balance(ds, config)
-        times["balance_s"], t = time.perf_counter() - t, time.perf_counter()
+        times["balance_s"], t = time.perf_counter() - t, _lap(mem, "balance", laps)
         packs = tokens = 0
         for result in pack_batches(decided.iter_batches(batch_size=chunk, batch_format="pyarrow"), context=8192):
             packs += result.packs.num_rows
             tokens += int(np.sum(result.packs.column("tokens").to_numpy()))
-        times["pack_s"], t = time.perf_counter() - t, time.perf_counter()
+        times["pack_s"], t = time.perf_counter() - t, _lap(mem, "pack", laps)
         funnel = decided.groupby([MODALITY, REPEATS]).count().take_all()
-        times["stats_s"], t = time.perf_counter() - t, time.perf_counter()
+        times["stats_s"], t = time.perf_counter() - t, _lap(mem, "stats", laps)
         cut = ClipKeepTop(keep_fraction=0.3).decide_ray(ds.select_columns([S.SAMPLE_ID, CLIP_MEAN]).materialize())
         times["clip_top_s"] = time.perf_counter() - t
+        _lap(mem, "clip_keep_top", laps)
+    mem["anon_peak"] = int(max(laps.values()) * MIB)
     assert cut.num_rows == 1
     assert removals.num_rows == n // 100, removals.num_rows  # every planted duplicate found
     return {**times, "dups": removals.num_rows, "packs": packs, "efficiency": tokens / max(packs * 8192, 1),
-            "funnel_rows": len(funnel), **_mib(mem)}
+            "funnel_rows": len(funnel), "anon_by_pass": laps, **_mib(mem)}
 
 
 def _child(*args: str, pythonpath: str | None = None) -> dict[str, Any]:
@@ -195,6 +205,7 @@ def main() -> None:
     parser.add_argument("--shard-rows", type=int, default=100_000, help="rows per accepted shard (output steps)")
     parser.add_argument("--num-cpus", type=int, default=2)
     parser.add_argument("--skip-ray", action="store_true", help="only the job's output steps")
+    parser.add_argument("--skip-outputs", action="store_true", help="only the Ray passes")
     parser.add_argument("--workdir", default="/tmp/mmcurate-scale")
     parser.add_argument("--baseline-pythonpath", help="an older mmcurate (a folder holding mmcurate/): its balance "
                         "and pack run on the same outputs, side by side")
@@ -226,6 +237,10 @@ def main() -> None:
                   f"pack {r['pack_s']:6.1f} s  stats {r['stats_s']:5.1f} s  clip_keep_top {r['clip_top_s']:5.1f} s  "
                   f"dups {r['dups']:,}  packs {r['packs']:,} "
                   f"({r['efficiency']:.4f})  {_memory(r)}", flush=True)
+            print("             own-heap peak by pass: " + ", ".join(f"{k} {v:.0f} MiB" for k, v in r["anon_by_pass"].items()),
+                  flush=True)
+        if args.skip_outputs:
+            continue
         shutil.rmtree(root(n), ignore_errors=True)
         _child("--make", str(n), *common)
         runs = [("job output steps", None, out_peaks)]
@@ -240,7 +255,8 @@ def main() -> None:
         shutil.rmtree(root(n), ignore_errors=True)
     if ray_peaks:
         _growth("Ray passes", ray_peaks)
-    _growth("job output steps (balance, pack)", out_peaks)
+    if out_peaks:
+        _growth("job output steps (balance, pack)", out_peaks)
     if base_peaks:
         _growth("baseline output steps", base_peaks)
         print(f"driver peak RSS at {out_peaks[-1][0]:,} rows: baseline / now = {base_peaks[-1][1] / out_peaks[-1][1]:.2f}x")
