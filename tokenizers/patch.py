@@ -13,8 +13,8 @@ scheme              counted tokens (``TokenPlan.tokens``)                       
 ``QWEN2_VL``        ``<|vision_start|>`` + N ``<|image_pad|>``/``<|video_pad|>``     :mod:`.qwen_vl`,
                     + ``<|vision_end|>``                                           :mod:`.qwen_vl_video`
 ``QWEN3_VL``        image as Qwen2; video: per temporal group ``<t seconds>`` text  same
-                    + ``<|vision_start|>`` + pads + ``<|vision_end|>``, and the
-                    template's outer start/end pair (``keep_outer_wrapper``)
+                    + ``<|vision_start|>`` + pads + ``<|vision_end|>`` (the
+                    template's outer pair only if ``keep_outer_wrapper``)
 ``LLAVA_ONEVISION`` ``<image>`` x (729 base + unpadded crop features + one newline  :mod:`.llava_onevision`
                     per feature row); video ``<video>`` x (196 per frame + 1)
 ==================  =============================================================  ========================

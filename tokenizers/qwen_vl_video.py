@@ -20,9 +20,10 @@ Qwen3-VL writes ``<{t:.1f} seconds>`` as plain text before each temporal group, 
 tokenizer, which we do not ship; :func:`qwen_timestamp_token_count` applies the Qwen2 BPE rules (each
 digit is its own pre-token; ``<``, ``.``, ``>`` single bytes; `` seconds`` one vocabulary entry), so
 ``<12.5 seconds>`` is 7 tokens. Pass ``timestamp_token_counter=lambda s: len(tok(s).input_ids)`` to use a
-real tokenizer. transformers 5.x replaces only ``<|video_pad|>``, so the chat template's own
-``<|vision_start|>``/``<|vision_end|>`` stay around the whole video (+2, ``keep_outer_wrapper=True``);
-4.57 replaced the wrapped triple (``keep_outer_wrapper=False``).
+real tokenizer. The chat template's own ``<|vision_start|>``/``<|vision_end|>`` around the whole video
+are collapsed into the per-group pairs by transformers 4.57 and again from 5.25 (the default,
+``keep_outer_wrapper=False``); 5.0-5.24 replaced only ``<|video_pad|>`` and kept them
+(+2, ``keep_outer_wrapper=True``).
 """
 
 from __future__ import annotations
@@ -164,7 +165,7 @@ def qwen_video_plan(
     cap_pixels_per_frame: bool | None = None,
     max_video_tokens: int | None = None,
     timestamp_token_counter: Callable[[str], int] = qwen_timestamp_token_count,
-    keep_outer_wrapper: bool = True,
+    keep_outer_wrapper: bool = False,
 ) -> TokenPlan:
     """The token plan of one video of ``num_frames`` frames at ``fps``, ``height`` x ``width`` pixels.
 

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from e2e_support import check_expected_reasons
@@ -83,8 +84,10 @@ def test_good_samples_are_identical_to_a_clean_run(runs: dict) -> None:
 
 def test_token_records_and_packs_load_with_pyarrow_alone(runs: dict) -> None:
     tokens = runs["dirty"] / "tokens"
-    records = pq.read_table(sorted(tokens.glob("tokens-*.parquet"))[0])
+    records = pa.concat_tables([pq.read_table(p) for p in sorted(tokens.glob("tokens-*.parquet"))])
     manifest = json.loads((tokens / "manifest.json").read_text())
+    shards = sorted(p.relative_to(runs["dirty"]).as_posix() for p in (runs["dirty"] / "parquet").glob("*.parquet"))
+    assert [s["source"] for s in manifest["shards"]] == shards  # one token shard per accepted shard
     sp, offset = manifest["layout"]["special_ids"], manifest["layout"]["image_offset"]
     accepted = pq.read_table(runs["dirty"] / "parquet", columns=["sample_id", "media"]).to_pylist()
     assert records.num_rows == len(accepted) and manifest["schema"] == "token_record/v3"
