@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from mmcurate.pipeline import fs
-from mmcurate.pipeline.out_files import files_in, parquet_leaf_paths, parquet_schema, read_parquet
+from mmcurate.pipeline.mixture.accepted import accepted_shards
+from mmcurate.pipeline.out_files import parquet_leaf_paths, parquet_schema, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -35,15 +36,15 @@ def _read(location: str, columns: list[str]) -> pa.Table:
     return read_parquet(location, [*columns, kind])
 
 
-def read_record_columns(files: list[str]) -> pa.Table:
+def read_record_columns(location: str) -> pa.Table:
     """The columns token records are built from; a one-line ``KeyError`` naming the missing step when
     images or video have no VQ codes, or decoded audio has no token counts."""
     from mmcurate.tokenizers.vqvae.stage import VQ_CLIP_CODES, VQ_CODES, VQ_GRID
 
-    names = set(parquet_schema(files[0]).names)
+    names = set(parquet_schema(location).names)
     vq = [c for c in (VQ_CODES, VQ_GRID, VQ_CLIP_CODES) if c in names]
     columns = [S.SAMPLE_ID, S.CAPTION, *vq, *(c for c in (*_AUDIO, DOC_NODES) if c in names)]
-    table = pa.concat_tables([_read(f, columns) for f in files], promote_options="default")
+    table = _read(location, columns)
     items = pc.list_flatten(table.column(S.MEDIA).combine_chunks())
     kinds = set(pc.unique(pc.struct_field(items, "kind")).to_pylist())
     if kinds & {"image", "video"} and len(vq) < 2:
@@ -71,7 +72,7 @@ class TokenRecords(OutputPass):
         from mmcurate.tokenizers.token_shards import write_token_manifest, write_token_shard
         from mmcurate.tokenizers.vqvae.checkpoint import read_metadata, shipped_small
 
-        shards = files_in(context.out_dir, "parquet")
+        shards = accepted_shards(context.out_dir)
         if not shards:
             return {"token_records": 0, "tokens": 0}
         tokenizer = load_text_tokenizer(self.text_tokenizer) if self.text_tokenizer else default_text_tokenizer()
@@ -80,7 +81,7 @@ class TokenRecords(OutputPass):
         out = fs.join(context.out_dir, "tokens")
         entries = []
         for index, location in enumerate(shards):  # one accepted shard's records in memory at a time
-            samples = read_record_columns([location])
+            samples = read_record_columns(location)
             records = token_records(samples.sort_by(S.SAMPLE_ID), tokenizer, layout)
             entries.append(write_token_shard(records, out, f"tokens-{index:05d}.parquet",
                                              source=fs.relative_to(location, context.out_dir)))

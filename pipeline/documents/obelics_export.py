@@ -20,7 +20,8 @@ import pyarrow.parquet as pq
 
 from mmcurate.pipeline import fs
 from mmcurate.pipeline.documents.obelics import obelics_table
-from mmcurate.pipeline.out_files import files_in, name_of, parquet_schema, read_parquet
+from mmcurate.pipeline.mixture.accepted import accepted_shards
+from mmcurate.pipeline.out_files import name_of, parquet_schema, read_parquet
 from mmcurate.pipeline.params import param
 from mmcurate.pipeline.passes import OutputContext, OutputPass
 from mmcurate.schemas import sample as S
@@ -43,7 +44,7 @@ class ObelicsExport(OutputPass):
 
     def run(self, context: OutputContext) -> dict[str, Any]:
         documents = images = files = 0
-        for shard in files_in(context.out_dir, "parquet"):
+        for shard in accepted_shards(context.out_dir):
             if DOC_NODES not in parquet_schema(shard).names:
                 continue  # a shard of caption pairs: nothing to export
             rows = read_parquet(shard, _COLUMNS)

@@ -60,11 +60,16 @@ def _sums(n: np.ndarray, k: np.ndarray, mode: Mode) -> tuple[float, float]:
     return float((k * n).sum()), float((k * n * raw_weights(n, mode)).sum())
 
 
+def weight_scale(tokens: float, weighted: float) -> float:
+    """``c`` from the dataset's sums (0 when nothing is supervised)."""
+    return tokens / weighted if weighted else 0.0
+
+
 def loss_weights(n: np.ndarray, mode: Mode = "sqrt", repeats: np.ndarray | None = None) -> np.ndarray:
     """Normalised per-token weights for supervised-token counts ``n`` (see the module docstring)."""
     k = np.ones(len(n)) if repeats is None else np.asarray(repeats, dtype=np.float64)
     tokens, weighted = _sums(n, k, mode)
-    return raw_weights(n, mode) * (tokens / weighted if weighted else 0.0)
+    return raw_weights(n, mode) * weight_scale(tokens, weighted)
 
 
 def _column(table: pa.Table, name: str) -> np.ndarray:
@@ -80,7 +85,7 @@ def add_loss_weights(table: pa.Table, mode: Mode = "sqrt", scale: float | None =
     if scale is None:
         k = _column(table, REPEATS) if REPEATS in table.column_names else np.ones(len(n))
         tokens, weighted = _sums(n, k, mode)
-        scale = tokens / weighted if weighted else 0.0
+        scale = weight_scale(tokens, weighted)
     w = raw_weights(n, mode) * scale
     return table.append_column(pa.field(LOSS_WEIGHT, pa.float32(), metadata={
         "doc": f"per-token loss weight ({mode}), mean 1 over the dataset's supervised tokens"}),
@@ -94,11 +99,6 @@ def weight_sums(batch: pa.Table, mode: Mode) -> tuple[float, float]:
     return _sums(n, k, mode)
 
 
-def weight_scale(tokens: float, weighted: float) -> float:
-    """``c`` from the dataset's sums (0 when nothing is supervised)."""
-    return tokens / weighted if weighted else 0.0
-
-
 def _partial_sums(batch: pa.Table, mode: Mode) -> pa.Table:
     tokens, weighted = weight_sums(batch, mode)
     return pa.table({"tokens": [tokens], "weighted": [weighted]})
@@ -110,6 +110,6 @@ def ray_add_loss_weights(ds: ray.data.Dataset, mode: Mode = "sqrt") -> tuple[ray
     parts = [b for b in sums.iter_batches(batch_format="pyarrow", batch_size=None)]
     tokens = sum(sum(b.column("tokens").to_pylist()) for b in parts)
     weighted = sum(sum(b.column("weighted").to_pylist()) for b in parts)
-    scale = tokens / weighted if weighted else 0.0
+    scale = weight_scale(tokens, weighted)
     return ds.map_batches(add_loss_weights, batch_format="pyarrow", batch_size=None,
                           fn_kwargs={"mode": mode, "scale": scale}), scale
