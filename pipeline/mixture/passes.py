@@ -170,9 +170,9 @@ class Pack(OutputPass):
         as its context windows, each packed on its own."""
         if tokens is not None:
             keep = [c for c in part.column_names if c not in (SHARD, ROW, "n_tokens")]
-            records = located(tokens[shard], out_dir, [S.SAMPLE_ID, "n_tokens"]) if shard in tokens else None
-            if records is None:
+            if shard not in tokens:
                 raise KeyError(f"{shard} has no token records: run token_records before pack")
+            records = located(tokens[shard], out_dir, [S.SAMPLE_ID, "n_tokens"])
             part = part.select(keep).join(records, S.SAMPLE_ID).sort_by(S.SAMPLE_ID)
         windows = document_windows([fs.join(out_dir, shard)])
         if windows:
