@@ -151,6 +151,13 @@ class ClipEmbedder:
                 out.append(self._normalised(self.model.encode_image(px)))
         return np.concatenate(out) if out else np.zeros((0, self.dim), np.float32)
 
+    def embed_jpeg_bytes(self, datas: Sequence[bytes], decoder: Any = None) -> tuple[np.ndarray, list[Any]]:
+        """Embeddings of encoded images decoded and preprocessed on the model's device (nvJPEG on CUDA),
+        NaN rows where rejected, and per item its ``Reject`` or None: see :mod:`.clip_device`."""
+        from mmcurate.filters.clip_device import embed_jpeg_bytes
+
+        return embed_jpeg_bytes(self, datas, decoder)
+
     def tokenize(self, texts: Sequence[str]) -> Any:
         tokens = self.tokenizer(list(texts))
         if self.trim_padding and tokens.numel():
