@@ -113,19 +113,43 @@ class RowStage(Stage):
         names = batch.column_names if self.row_columns is None else [
             n for n in batch.column_names if n in self.row_columns]
         updates: list[dict[str, Any]] = []
-        for row in batch.select(names).to_pylist():
+        rows = batch.select(names).to_pylist()
+        for row in rows:
             try:
                 updates.append(self.process_row(row))
             except Reject as rej:
                 updates.append({**rej.values, S.STATUS: S.STATUS_REJECTED, S.STAGE: self.name,
                                 S.DROP_REASON: self.reason(rej.reason), S.ERROR: rej.detail or None})
-        return _apply_updates(batch, updates, self.writes)
+        return _apply_updates(batch, updates, self.writes, rows)
 
 
-def _apply_updates(batch: pa.Table, updates: list[dict[str, Any]], writes: tuple[pa.Field, ...]) -> pa.Table:
-    """``batch`` with the updated cells replaced; untouched columns are kept as they are (no copy)."""
+def _media_metadata_only(batch: pa.Table, updates: list[dict[str, Any]], rows: list[dict[str, Any]]) -> pa.Table | None:
+    """``batch`` with ``media`` updated by reusing its bytes (see :mod:`.media_rewrite`), or None."""
+    from mmcurate.pipeline.media_rewrite import bytes_kept, media_keeping_bytes
+
+    if not bytes_kept(rows, updates):
+        return None
+    field_ = batch.schema.field(S.MEDIA)
+    try:
+        column = media_keeping_bytes(batch.column(S.MEDIA), [u.get(S.MEDIA) for u in updates], field_.type)
+    except (ValueError, pa.ArrowException):
+        return None  # null rows or items: the full rebuild below handles them
+    return put_column(batch, field_, column)
+
+
+def _apply_updates(batch: pa.Table, updates: list[dict[str, Any]], writes: tuple[pa.Field, ...],
+                   rows: list[dict[str, Any]] | None = None) -> pa.Table:
+    """``batch`` with the updated cells replaced; untouched columns are kept as they are (no copy).
+
+    ``rows``: what the stage was given; with it, a ``media`` update that kept every item's bytes object
+    rewrites only the metadata."""
     declared = {f.name: f for f in writes}
     for name in sorted({k for u in updates for k in u}):
+        if name == S.MEDIA and rows is not None and name in batch.column_names:
+            rewritten = _media_metadata_only(batch, updates, rows)
+            if rewritten is not None:
+                batch = rewritten
+                continue
         if name in batch.column_names:
             field_ = batch.schema.field(name)
             old = batch.column(name).to_pylist() if any(name not in u for u in updates) else [None] * len(updates)

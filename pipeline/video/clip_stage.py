@@ -58,7 +58,7 @@ class VideoClips(RowStage):
     # One CPU: the stage itself waits; the sandbox child decodes with ``params.threads`` threads.
     resources: ClassVar[Resources] = Resources(num_cpus=1.0)
 
-    batch_size: int = 8  # rows carry JPEG frames: small batches keep Arrow blocks small
+    batch_size: int = 1  # rows carry JPEG frames: small batches keep Arrow blocks small
     params: ExtractParams = field(default_factory=ExtractParams)
     timeout_s: float = 300.0  # per video, wall clock, including the sandbox start-up
     crash_retries: int = 1  # a second crash rejects the sample as decoder_crash
