@@ -43,12 +43,14 @@ def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, us
     from mmcurate.jobs.build import build_pipeline
     from mmcurate.jobs.job_file import config_hash
     from mmcurate.pipeline.execute import nothing_left, run_pipeline
+    from mmcurate.pipeline.fingerprint import input_fingerprints
     from mmcurate.pipeline.plan import plan_units
 
     preflight(job)
     pipeline = build_pipeline(job)
     units = plan_units(pipeline.readers)  # lists the inputs: their mistakes are one line, before Ray starts
-    if use_ray and nothing_left(job.output.path, units, config_hash(job)):
+    inputs = input_fingerprints([r.source for r in pipeline.readers])  # once: for the check below and the run
+    if use_ray and nothing_left(job.output.path, units, config_hash(job), inputs):
         log.info("%s: every unit of this job is committed; nothing to run, Ray not started", job.output.path)
         use_ray = False
     if use_ray:
@@ -62,7 +64,7 @@ def run_job(job: Job, *, address: str | None = None, overwrite: bool = False, us
     record = {**resolved_data(job), "mmcurate_version": mmcurate_version(), "command": command or []}
     # run_pipeline holds the output for the run: a lock file on disk, a lease on a bucket.
     return run_pipeline(pipeline, config_hash=config_hash(job), use_ray=use_ray, overwrite=overwrite,
-                        progress=progress, record=record, units=units)
+                        progress=progress, record=record, units=units, inputs=inputs)
 
 
 def check_output_reaches_every_node(output: OutputSpec) -> None:

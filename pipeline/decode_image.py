@@ -38,6 +38,7 @@ class ImageDecode(RowStage):
 
     name: ClassVar[str] = "image_decode_v1"
     reads: ClassVar[tuple[str, ...]] = (S.MEDIA,)
+    row_columns: ClassVar[tuple[str, ...] | None] = (S.MEDIA,)
 
     formats: tuple[str, ...] = param(DEFAULT_FORMATS, doc="image formats accepted (by content, not by name)")
     max_pixels: int = param(50_000_000, doc="more pixels than this (from the header, before decoding): rejected", ge=1)

@@ -84,9 +84,11 @@ def _run_output_passes(pipeline: Pipeline, out_dir: str, config_hash: str) -> di
     return context.results
 
 
-def nothing_left(out_dir: str, units: Sequence[WorkUnit], config_hash: str) -> bool:
-    """True when ``out_dir`` holds this very job (config, plan, schema) with every unit committed: a rerun
-    only re-finalizes and reruns the output steps, which need no Ray (so the caller need not start it)."""
+def nothing_left(out_dir: str, units: Sequence[WorkUnit], config_hash: str, inputs: list[dict[str, Any]]) -> bool:
+    """True when ``out_dir`` holds this very job (config, plan, schema, input contents) with every unit
+    committed: a rerun only re-finalizes and reruns the output steps, which need no Ray (so the caller
+    need not start it). Changed inputs are a different job: refused, or redone whole with --overwrite.
+    ``inputs``: the inputs' fingerprints (``input_fingerprints``), as ``run_pipeline`` then takes them."""
     from mmcurate.pipeline import fs
     from mmcurate.pipeline.output_state import JOB_FILE
 
@@ -96,17 +98,20 @@ def nothing_left(out_dir: str, units: Sequence[WorkUnit], config_hash: str) -> b
     previous = json.loads(fs.read_bytes(job_file))
     same = (previous.get("config_hash"), previous.get("plan_hash"), previous.get("schema_version")) == (
         config_hash, plan_hash(units), SAMPLE_SCHEMA_VERSION)
+    same = same and previous.get("inputs_hash") == fingerprints_hash(inputs)
     return same and {u.unit_id for u in units} <= Manifest(out_dir).committed()
 
 
 def run_pipeline(
     pipeline: Pipeline, *, config_hash: str, use_ray: bool = True, overwrite: bool = False, progress: bool = True,
     record: dict[str, Any] | None = None, units: Sequence[WorkUnit] | None = None,
+    inputs: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run (or resume) the job into ``pipeline.writer.out_dir``; returns the funnel.
 
     ``record`` (the resolved job, version, command line) is stored in ``job.json`` with the identity;
-    ``units`` is the plan when the caller has made it already (it must be ``plan_units`` of the readers).
+    ``units`` and ``inputs`` are the plan and the inputs' fingerprints when the caller has made them
+    already (they must be ``plan_units`` and ``input_fingerprints`` of the readers).
     Refused before any work (see ``pipeline/output_guard.py``): an input given twice, an output that
     overlaps an input or is a folder mmcurate did not create, and an output another job is writing."""
     sources = [r.source for r in pipeline.readers]
@@ -115,7 +120,8 @@ def run_pipeline(
     check_output_owned(pipeline.writer.out_dir)
     with output_lock(pipeline.writer.out_dir):
         return _run_locked(pipeline, config_hash=config_hash, use_ray=use_ray, overwrite=overwrite, progress=progress,
-                           inputs=input_fingerprints(sources), record=record or {}, units=units)
+                           inputs=inputs if inputs is not None else input_fingerprints(sources), record=record or {},
+                           units=units)
 
 
 def _run_locked(pipeline: Pipeline, *, config_hash: str, use_ray: bool, overwrite: bool, progress: bool,

@@ -40,7 +40,7 @@ from urllib.parse import urljoin
 from mmcurate.pipeline.net import reasons as R
 from mmcurate.pipeline.net.deadline import Deadline
 from mmcurate.pipeline.net.exchange import FetchError, exchange
-from mmcurate.pipeline.net.ssrf import Resolver, UrlRejected, parse_url, resolve, system_resolver
+from mmcurate.pipeline.net.ssrf import Resolver, Target, UrlRejected, parse_url, resolve, system_resolver
 from mmcurate.pipeline.readers.sniff import kind_of, sniff_mime
 
 __all__ = ["FetchPolicy", "FetchResult", "fetch_one", "fetch_many"]
@@ -129,13 +129,17 @@ def _check_body(res: FetchResult, body: bytes, policy: FetchPolicy, expected_sha
         )
 
 
-def fetch_one(url: str, policy: FetchPolicy, expected_sha256: str | None = None) -> FetchResult:
-    """Fetch ``url`` under ``policy``; never raises for network or content failures."""
+def fetch_one(url: str, policy: FetchPolicy, expected_sha256: str | None = None,
+              first_hop: Target | None = None) -> FetchResult:
+    """Fetch ``url`` under ``policy``; never raises for network or content failures.
+
+    ``first_hop``: ``url`` already parsed under ``policy`` (``fetch_many`` parses each URL once).
+    """
     start = time.monotonic()
     res = FetchResult(url=url)
     deadline = Deadline(policy.total_timeout)
     try:
-        target = parse_url(url, allowed_schemes=policy.allowed_schemes, max_length=policy.max_url_length)
+        target = first_hop or parse_url(url, allowed_schemes=policy.allowed_schemes, max_length=policy.max_url_length)
         while True:
             res.final_url = target.url
             pinned = resolve(
@@ -180,11 +184,12 @@ def fetch_one(url: str, policy: FetchPolicy, expected_sha256: str | None = None)
     return res
 
 
-def _host_key(url: str) -> str:
+def _first_hop(url: str, policy: FetchPolicy) -> Target | None:
+    """``url`` parsed under ``policy``, or None when it is refused (``fetch_one`` then says why)."""
     try:
-        return parse_url(url).host
+        return parse_url(url, allowed_schemes=policy.allowed_schemes, max_length=policy.max_url_length)
     except (UrlRejected, TypeError):
-        return ""  # fails fast without traffic; any bucket will do
+        return None
 
 
 class _BatchResolver:
@@ -228,8 +233,10 @@ def fetch_many(
     policy = replace(policy, resolver=_BatchResolver(policy.resolver))
     results: list[FetchResult | None] = [None] * len(urls)
     queues: OrderedDict[str, deque[int]] = OrderedDict()
-    for i, url in enumerate(urls):
-        queues.setdefault(_host_key(url), deque()).append(i)
+    first_hops = [_first_hop(url, policy) for url in urls]
+    for i, hop in enumerate(first_hops):
+        # A refused URL fails fast without traffic: any bucket will do.
+        queues.setdefault(hop.host if hop is not None else "", deque()).append(i)
     in_flight: Counter[str] = Counter()
     running = 0
     # Finished futures report here. One queue read per fetch replaces ``wait(FIRST_COMPLETED)``,
@@ -240,7 +247,7 @@ def fetch_many(
 
         def submit(i: int, host: str) -> None:
             expected = expected_sha256s[i] if expected_sha256s is not None else None
-            fut = pool.submit(fetch_one, urls[i], policy, expected)
+            fut = pool.submit(fetch_one, urls[i], policy, expected, first_hops[i])
             fut.add_done_callback(lambda f: finished.put((f, i, host)))
 
         def fill() -> int:

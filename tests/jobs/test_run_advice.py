@@ -102,3 +102,11 @@ def test_quiet_local_run_is_silent_off_a_terminal_and_a_finished_job_reruns_with
     assert "(resumed 2)" in again.stdout
     quiet = subprocess.run([MMCURATE, "run", str(job), "-q"], capture_output=True, text=True, timeout=300)
     assert quiet.returncode == 0 and " INFO " not in quiet.stderr and "accepted" in quiet.stdout
+    # Changed inputs are a different job: with --overwrite every unit is redone, by the engine asked for
+    # (Ray), not in this process (the finished-job shortcut once looked only at the config and the plan).
+    (tmp_path / "in" / "p000.txt").write_text("a caption rewritten after the first run")
+    redo = subprocess.run([MMCURATE, "run", str(job), "-v", "--overwrite", "--no-progress"], capture_output=True,
+                          text=True, timeout=300)
+    assert redo.returncode == 0, redo.stderr
+    assert "Ray not started" not in redo.stderr and "(resumed 0)" in redo.stdout
+    assert "Started a local Ray instance" in redo.stderr

@@ -144,13 +144,13 @@ def test_fetch_many_keeps_order_and_limits_per_host(http_server, monkeypatch) ->
     active, peak, lock = [0], [0], threading.Lock()
     real = fetch_mod.fetch_one
 
-    def counting(url, policy, expected=None):  # noqa: ANN001, ANN202
+    def counting(url, policy, expected=None, first_hop=None):  # noqa: ANN001, ANN202
         with lock:
             active[0] += 1
             peak[0] = max(peak[0], active[0])
         try:
             time.sleep(0.02)
-            return real(url, policy, expected)
+            return real(url, policy, expected, first_hop)
         finally:
             with lock:
                 active[0] -= 1
