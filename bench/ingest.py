@@ -187,13 +187,12 @@ def print_ratios(results: list[Result], floors: dict[str, float], n: int) -> Non
     if not peers:
         return
     goals = {"ok/s": 1.2, "ok/cpu": 1.5, "-rss": None}
-    labels = {"ok/s": "samples/s", "ok/cpu": "samples per CPU-second", "-rss": "peak RSS (lower is better)"}
+    labels = {"ok/s": "samples/s", "ok/cpu": "samples per CPU-second", "-rss": "peak RSS"}
     for measure, goal in goals.items():
         best = max(peers, key=lambda p: median(results, p, measure))
         ours, theirs = median(results, "mmcurate", measure), median(results, best, measure)
-        ratio = theirs / ours if measure == "-rss" else ours / theirs
-        print(f"mmcurate / best peer ({best}) in {labels[measure]}: {ratio:.2f}x"
-              + (f" (goal >= {goal}x)" if goal else f" ({-ours:.0f} vs {-theirs:.0f} MiB)"))
+        print(f"mmcurate / best peer ({best}) in {labels[measure]}: {ours / theirs:.2f}x"
+              + (f" (goal >= {goal}x)" if goal else f" ({-ours:.0f} vs {-theirs:.0f} MiB; lower is better)"))
     rate, per_cpu = best_allowed(n, floors, os.cpu_count() or 1)
     fast = max(peers, key=lambda p: median(results, p, "ok/s"))
     frugal = max(peers, key=lambda p: median(results, p, "ok/cpu"))
